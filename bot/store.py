@@ -1,0 +1,651 @@
+"""The only SQLite user: schema migrations, items, hits, alerts, outbox, subscribers, feed state.
+
+One connection, guarded by a lock, so the asyncio side can call any method through
+`asyncio.to_thread` without two threads ever sharing a cursor. Everything that turns a new
+item into alerts happens in one transaction (`record_items`): the item, its hits, its alert
+and one outbox row per subscribed chat are committed together or not at all.
+
+Times are stored as ISO-8601 UTC text with millisecond precision, which sorts correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from bot.errors import StoreError
+from bot.models import Feed, FetchResult, Hit, Item, Validators
+
+migrations = Migrations("newsbot")
+
+
+def _run(db: Database, statements: str) -> None:
+    # executescript() would COMMIT behind the migration's transaction: run one by one.
+    for statement in statements.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE feed_state (
+            feed TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            last_ok TEXT,
+            last_attempt TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            first_error_at TEXT,
+            consecutive_errors INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            polls INTEGER NOT NULL DEFAULT 0,
+            bozo TEXT
+        );
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL,
+            key TEXT NOT NULL,
+            guid TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            link TEXT,
+            published TEXT,
+            lang TEXT,
+            first_seen TEXT NOT NULL,
+            backfill INTEGER NOT NULL DEFAULT 0,
+            matched INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (feed, key)
+        );
+        CREATE INDEX items_matched_seen ON items (matched, first_seen);
+        CREATE TABLE hits (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            entity TEXT NOT NULL,
+            list TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (item_id, entity, list, field, start)
+        );
+        CREATE INDEX hits_entity ON hits (entity);
+        CREATE INDEX hits_list ON hits (list);
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL UNIQUE REFERENCES items(id),
+            created TEXT NOT NULL,
+            backfill INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE subscribers (
+            chat_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            follows TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            deactivated_reason TEXT
+        );
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (alert_id, chat_id)
+        );
+        CREATE INDEX outbox_due ON outbox (state, next_try)
+        """,
+    )
+
+
+def ts(moment: datetime | None) -> str | None:
+    """Aware datetime -> sortable UTC text (None stays None)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def from_ts(text: str | None) -> datetime | None:
+    """The inverse of ts()."""
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about one feed between polls."""
+
+    feed: str
+    url: str
+    validators: Validators
+    last_ok: datetime | None
+    last_attempt: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    first_error_at: datetime | None
+    consecutive_errors: int
+    next_poll: datetime | None
+    polls: int
+
+    @property
+    def never_succeeded(self) -> bool:
+        return self.last_ok is None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """One row of `newsbot status`."""
+
+    name: str
+    url: str
+    last_ok: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_errors: int
+    items: int
+    next_poll: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item as read back from the store, with its hits."""
+
+    id: int
+    feed: str
+    title: str
+    summary: str
+    link: str | None
+    published: datetime | None
+    first_seen: datetime
+    lang: str | None
+    backfill: bool = False
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted({h.entity for h in self.hits})
+
+    @property
+    def lists(self) -> list[str]:
+        return sorted({h.list for h in self.hits if h.list})
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A chat that receives alerts. Empty `follows` means everything."""
+
+    chat_id: int
+    kind: str
+    title: str | None
+    active: bool
+    follows: tuple[str, ...] = ()
+
+    def wants(self, hits: Iterable[Hit]) -> bool:
+        """True when this chat follows a list or entity of these (listed) hits."""
+        if not self.follows:
+            return True
+        wanted = set(self.follows)
+        return any(h.list in wanted or h.entity in wanted for h in hits if h.list)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    """One pending delivery of one alert to one chat."""
+
+    id: int
+    alert_id: int
+    chat_id: int
+    chat_kind: str
+    attempts: int
+    item: StoredItem
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item to record, with the hits the matcher found for it."""
+
+    item: Item
+    hits: Sequence[Hit] = field(default_factory=tuple)
+
+    @property
+    def matched(self) -> bool:
+        return any(h.list for h in self.hits)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A new matched item as recorded: its id, alert and how many chats it was queued for."""
+
+    stored: StoredItem
+    alert_id: int
+    queued: int
+
+
+class Store:
+    """SQLite store; thread-safe through one lock around one connection."""
+
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                str(path), check_same_thread=False, timeout=30, isolation_level=None
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self.db = Database(conn, execute_plugins=False)
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open database: {exc}") from exc
+        self.path = path
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self.db.atomic():
+            yield self.db.conn
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self.db.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]  # type: ignore[misc]
+
+    # ---- feed state -------------------------------------------------------------------
+
+    def feed_states(self) -> dict[str, FeedState]:
+        """Every feed's remembered state, by feed name."""
+        return {r["feed"]: _feed_state(r) for r in self._rows("SELECT * FROM feed_state")}
+
+    def feed_state(self, feed: str) -> FeedState | None:
+        rows = self._rows("SELECT * FROM feed_state WHERE feed = ?", [feed])
+        return _feed_state(rows[0]) if rows else None
+
+    def known_keys(self, feed: str, keys: Sequence[str]) -> set[str]:
+        """Which of these item keys this feed has already stored."""
+        known: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT key FROM items WHERE feed = ? AND key IN ({marks})", [feed, *chunk]
+            )
+            known.update(r["key"] for r in rows)
+        return known
+
+    def record_fetch(
+        self,
+        feed: Feed,
+        result: FetchResult,
+        now: datetime,
+        *,
+        error: str | None = None,
+        bozo: str | None = None,
+        next_poll: datetime | None = None,
+    ) -> None:
+        """Remember a poll's outcome: validators on success, error bookkeeping on failure."""
+        failed = error is not None or result.status == "error"
+        error_text = error or result.error
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO feed_state (feed, url) VALUES (?, ?) "
+                "ON CONFLICT (feed) DO UPDATE SET url = excluded.url",
+                [feed.name, feed.url],
+            )
+            if failed:
+                conn.execute(
+                    """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
+                       first_error_at = COALESCE(first_error_at, ?),
+                       consecutive_errors = consecutive_errors + 1, polls = polls + 1,
+                       next_poll = ? WHERE feed = ?""",
+                    [ts(now), error_text, ts(now), ts(now), ts(next_poll), feed.name],
+                )
+            else:
+                v = result.validators
+                conn.execute(
+                    """UPDATE feed_state SET etag = ?, last_modified = ?, body_hash = ?,
+                       last_ok = ?, last_attempt = ?, consecutive_errors = 0,
+                       first_error_at = NULL, polls = polls + 1, next_poll = ?,
+                       bozo = COALESCE(?, bozo) WHERE feed = ?""",
+                    [v.etag, v.last_modified, v.body_hash, ts(now), ts(now), ts(next_poll),
+                     bozo, feed.name],
+                )
+
+    def set_next_poll(self, feed: str, next_poll: datetime | None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE feed_state SET next_poll = ? WHERE feed = ?", [ts(next_poll), feed]
+            )
+
+    # ---- items, hits, alerts, outbox ---------------------------------------------------
+
+    def record_items(
+        self, feed: Feed, new_items: Sequence[NewItem], now: datetime, *, backfill: bool
+    ) -> list[Recorded]:
+        """Store items; for each new matched one, its hits, its alert and the outbox rows.
+
+        All in one transaction. An item already stored (same feed and key) is skipped, so an
+        item is new exactly once. Backfill alerts are recorded but queue no chat.
+        """
+        recorded: list[Recorded] = []
+        with self._tx() as conn:
+            subscribers = [] if backfill else self._active_subscribers(conn)
+            for new in new_items:
+                item = new.item
+                matched = new.matched
+                row = conn.execute(
+                    """INSERT INTO items (feed, key, guid, title, summary, link, published, lang,
+                       first_seen, backfill, matched) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+                       ON CONFLICT (feed, key) DO NOTHING RETURNING id""",
+                    [feed.name, item.key, item.guid, item.title, item.summary, item.link,
+                     ts(item.published), item.lang, ts(now), int(backfill), int(matched)],
+                ).fetchone()
+                if row is None:
+                    continue  # already known: new exactly once
+                item_id = row[0]
+                conn.executemany(
+                    """INSERT INTO hits (item_id, entity, list, alias, field, start, "end", score)
+                       VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
+                    [(item_id, h.entity, h.list, h.alias, h.field, h.start, h.end, h.score)
+                     for h in new.hits],
+                )
+                if not matched:
+                    continue
+                alert_id = conn.execute(
+                    "INSERT INTO alerts (item_id, created, backfill) VALUES (?,?,?) RETURNING id",
+                    [item_id, ts(now), int(backfill)],
+                ).fetchone()[0]
+                chats = [s.chat_id for s in subscribers if s.wants(new.hits)]
+                conn.executemany(
+                    """INSERT INTO outbox (alert_id, chat_id, next_try, created)
+                       VALUES (?,?,?,?) ON CONFLICT DO NOTHING""",
+                    [(alert_id, chat, ts(now), ts(now)) for chat in chats],
+                )
+                stored = StoredItem(
+                    id=item_id, feed=feed.name, title=item.title, summary=item.summary,
+                    link=item.link, published=item.published, first_seen=now, lang=item.lang,
+                    backfill=backfill, hits=tuple(new.hits),
+                )
+                recorded.append(Recorded(stored=stored, alert_id=alert_id, queued=len(chats)))
+        return recorded
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxJob]:
+        """Pending deliveries whose time has come, oldest first."""
+        rows = self._rows(
+            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, s.kind AS chat_kind, a.item_id
+               FROM outbox o JOIN alerts a ON a.id = o.alert_id
+               LEFT JOIN subscribers s ON s.chat_id = o.chat_id
+               WHERE o.state = 'pending' AND o.next_try <= ?
+               ORDER BY o.next_try, o.id LIMIT ?""",
+            [ts(now), limit],
+        )
+        items = self._items_by_id({r["item_id"] for r in rows})
+        return [
+            OutboxJob(
+                id=r["id"], alert_id=r["alert_id"], chat_id=r["chat_id"],
+                chat_kind=r["chat_kind"] or "private", attempts=r["attempts"],
+                item=items[r["item_id"]],
+            )
+            for r in rows
+        ]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending delivery becomes due (None when the outbox is empty)."""
+        rows = self._rows("SELECT MIN(next_try) AS t FROM outbox WHERE state = 'pending'")
+        return from_ts(rows[0]["t"])
+
+    def mark_sent(self, outbox_id: int, message_id: int | None, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?,
+                   attempts = attempts + 1 WHERE id = ?""",
+                [message_id, ts(now), outbox_id],
+            )
+
+    def mark_retry(self, outbox_id: int, next_try: datetime, error: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """UPDATE outbox SET attempts = attempts + 1, next_try = ?, last_error = ?
+                   WHERE id = ?""",
+                [ts(next_try), error, outbox_id],
+            )
+
+    def postpone_chat(self, chat_id: int, next_try: datetime) -> None:
+        """Delay every pending delivery of one chat (after a 429 for that chat)."""
+        with self._tx() as conn:
+            conn.execute(
+                """UPDATE outbox SET next_try = MAX(next_try, ?)
+                   WHERE chat_id = ? AND state = 'pending'""",
+                [ts(next_try), chat_id],
+            )
+
+    def mark_failed(self, outbox_id: int, error: str, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                """UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,
+                   sent_at = ? WHERE id = ?""",
+                [error, ts(now), outbox_id],
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+        counts = {"pending": 0, "sent": 0, "failed": 0}
+        counts.update({r["state"]: r["n"] for r in rows})
+        return counts
+
+    # ---- subscribers --------------------------------------------------------------------
+
+    def subscribe(self, chat_id: int, kind: str, title: str | None, now: datetime) -> bool:
+        """Subscribe a chat; True when it is new or was inactive."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT active FROM subscribers WHERE chat_id = ?", [chat_id]
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    """INSERT INTO subscribers (chat_id, kind, title, active, created, updated)
+                       VALUES (?,?,?,1,?,?)""",
+                    [chat_id, kind, title, ts(now), ts(now)],
+                )
+                return True
+            conn.execute(
+                """UPDATE subscribers SET active = 1, kind = ?, title = ?, updated = ?,
+                   deactivated_reason = NULL WHERE chat_id = ?""",
+                [kind, title, ts(now), chat_id],
+            )
+            return not row[0]
+
+    def unsubscribe(self, chat_id: int, now: datetime | None = None) -> bool:
+        """Stop a chat's alerts; True when it was active. Its pending deliveries are dropped."""
+        return self.deactivate(chat_id, "unsubscribed", now or datetime.now(UTC))
+
+    def deactivate(self, chat_id: int, reason: str, now: datetime) -> bool:
+        """Mark a chat inactive (unsubscribed, blocked the bot, kicked) and fail its queue."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                """UPDATE subscribers SET active = 0, deactivated_reason = ?, updated = ?
+                   WHERE chat_id = ? AND active = 1""",
+                [reason, ts(now), chat_id],
+            )
+            conn.execute(
+                """UPDATE outbox SET state = 'failed', last_error = ?
+                   WHERE chat_id = ? AND state = 'pending'""",
+                [f"chat inactive: {reason}", chat_id],
+            )
+            return cur.rowcount > 0
+
+    def subscriber(self, chat_id: int) -> Subscriber | None:
+        rows = self._rows("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id])
+        return _subscriber(rows[0]) if rows else None
+
+    def set_follows(self, chat_id: int, follows: Sequence[str], now: datetime | None = None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE subscribers SET follows = ?, updated = ? WHERE chat_id = ?",
+                [json.dumps(sorted(set(follows))), ts(now or datetime.now(UTC)), chat_id],
+            )
+
+    def active_subscribers(self) -> list[Subscriber]:
+        with self._lock:
+            return self._active_subscribers(self.db.conn)
+
+    def _active_subscribers(self, conn: sqlite3.Connection) -> list[Subscriber]:
+        cursor = conn.execute("SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id")
+        names = [d[0] for d in cursor.description]
+        return [_subscriber(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def recent_items(
+        self, n: int = 5, *, list_id: str | None = None, entity: str | None = None
+    ) -> list[StoredItem]:
+        """Matched items, newest first (by publication time, else first seen)."""
+        where = ["i.matched = 1"]
+        params: list[object] = []
+        if list_id:
+            where.append("EXISTS (SELECT 1 FROM hits h WHERE h.item_id = i.id AND h.list = ?)")
+            params.append(list_id)
+        if entity:
+            where.append(
+                "EXISTS (SELECT 1 FROM hits h WHERE h.item_id = i.id AND h.entity = ? "
+                "AND h.list != '')"
+            )
+            params.append(entity)
+        rows = self._rows(
+            f"""SELECT i.* FROM items i WHERE {' AND '.join(where)}
+                ORDER BY i.first_seen DESC, COALESCE(i.published, i.first_seen) DESC, i.id DESC
+                LIMIT ?""",
+            [*params, n],
+        )
+        return self._with_hits(rows)
+
+    def search_items(self, words: str, n: int = 10) -> list[StoredItem]:
+        """Stored items whose title or summary contain every word (case-insensitive)."""
+        terms = [w for w in words.split() if w]
+        if not terms:
+            return []
+        where = " AND ".join(["(i.title LIKE ? ESCAPE '\\' OR i.summary LIKE ? ESCAPE '\\')"] * len(terms))
+        params: list[object] = []
+        for term in terms:
+            pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [pattern, pattern]
+        rows = self._rows(
+            f"SELECT i.* FROM items i WHERE {where} ORDER BY i.first_seen DESC, i.id DESC LIMIT ?",
+            [*params, n],
+        )
+        return self._with_hits(rows)
+
+    def item(self, item_id: int) -> StoredItem | None:
+        return self._items_by_id({item_id}).get(item_id)
+
+    def _items_by_id(self, ids: set[int]) -> dict[int, StoredItem]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._rows(f"SELECT * FROM items WHERE id IN ({marks})", list(ids))
+        return {s.id: s for s in self._with_hits(rows)}
+
+    def _with_hits(self, rows: list[dict[str, object]]) -> list[StoredItem]:
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        marks = ",".join("?" * len(ids))
+        hits: dict[int, list[Hit]] = {}
+        for h in self._rows(
+            f'SELECT * FROM hits WHERE item_id IN ({marks}) ORDER BY list, entity, field, start',
+            ids,
+        ):
+            hits.setdefault(h["item_id"], []).append(
+                Hit(h["entity"], h["list"], h["alias"], h["field"], h["start"], h["end"], h["score"])
+            )
+        return [
+            StoredItem(
+                id=r["id"], feed=r["feed"], title=r["title"], summary=r["summary"],
+                link=r["link"], published=from_ts(r["published"]),
+                first_seen=from_ts(r["first_seen"]), lang=r["lang"],
+                backfill=bool(r["backfill"]), hits=tuple(hits.get(r["id"], ())),
+            )
+            for r in rows
+        ]
+
+    def feed_health(self, feeds: Sequence[Feed] | None = None) -> list[FeedHealth]:
+        """Health of every feed in `feeds` (in that order), or of every feed ever polled."""
+        counts = {r["feed"]: r["n"] for r in self._rows(
+            "SELECT feed, COUNT(*) AS n FROM items GROUP BY feed")}
+        states = self.feed_states()
+        targets = [(f.name, f.url) for f in feeds] if feeds is not None else sorted(
+            (s.feed, s.url) for s in states.values())
+        out = []
+        for name, url in targets:
+            s = states.get(name)
+            out.append(FeedHealth(
+                name=name, url=url,
+                last_ok=s.last_ok if s else None,
+                last_error=s.last_error if s else None,
+                last_error_at=s.last_error_at if s else None,
+                consecutive_errors=s.consecutive_errors if s else 0,
+                items=counts.get(name, 0),
+                next_poll=s.next_poll if s else None,
+            ))
+        return out
+
+    def stats(self) -> dict[str, int]:
+        row = self._rows(
+            """SELECT (SELECT COUNT(*) FROM subscribers) AS subscribers,
+                      (SELECT COUNT(*) FROM subscribers WHERE active = 1) AS active_subscribers,
+                      (SELECT COUNT(*) FROM items) AS items,
+                      (SELECT COUNT(*) FROM items WHERE matched = 1) AS matched_items,
+                      (SELECT COUNT(*) FROM alerts) AS alerts,
+                      (SELECT COUNT(*) FROM feed_state) AS feeds"""
+        )[0]
+        stats = {k: int(v) for k, v in row.items()}
+        stats.update(self.outbox_counts())
+        return stats
+
+
+def _feed_state(r: dict[str, object]) -> FeedState:
+    return FeedState(
+        feed=r["feed"], url=r["url"],
+        validators=Validators(r["etag"], r["last_modified"], r["body_hash"]),
+        last_ok=from_ts(r["last_ok"]), last_attempt=from_ts(r["last_attempt"]),
+        last_error=r["last_error"], last_error_at=from_ts(r["last_error_at"]),
+        first_error_at=from_ts(r["first_error_at"]),
+        consecutive_errors=int(r["consecutive_errors"]), next_poll=from_ts(r["next_poll"]),
+        polls=int(r["polls"]),
+    )  # type: ignore[arg-type]
+
+
+def _subscriber(r: dict[str, object]) -> Subscriber:
+    return Subscriber(
+        chat_id=int(r["chat_id"]), kind=str(r["kind"]), title=r["title"],  # type: ignore[arg-type]
+        active=bool(r["active"]), follows=tuple(json.loads(str(r["follows"]))),
+    )
