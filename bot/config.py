@@ -25,6 +25,8 @@ MIN_POLITE_INTERVAL = 60.0
 FEED_KEYS = {"name", "url", "lang", "interval", "timeout", "tags", "backfill"}
 DEFAULT_KEYS = {"interval", "timeout", "lang", "backfill"}
 
+# libyaml's composer keeps node marks (line numbers) and is ~10x faster than pure Python.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -110,7 +112,7 @@ def load_feeds(path: Path) -> FeedsConfig:
 def parse_feeds(text: str, filename: str = "feeds.yaml") -> FeedsConfig:
     """Validate feeds.yaml text; the pure half of load_feeds."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0

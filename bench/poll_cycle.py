@@ -1,0 +1,171 @@
+"""Benchmark: one cold and one warm `newsbot poll` over N synthetic feeds on several local hosts.
+
+    .venv/bin/python bench/poll_cycle.py [--feeds 1000] [--items 30] [--hosts 20] [--latency 0.1]
+
+Serves N feeds (N/hosts per host, 127.0.0.2, 127.0.0.3 …, each answer delayed by --latency),
+then runs `newsbot poll` twice as a subprocess — the whole process is measured: start-up,
+imports, rules, fetching, parsing, matching, SQLite. The first cycle is cold (every body is
+new: fetch, parse, store); the second is warm (nothing changed: every feed answers 304).
+Peak RSS is sampled from /proc: the newsbot process alone, and with its parse workers.
+Targets on a 2-core machine: warm ≤ 2 s, cold ≤ 30 s, peak RSS ≤ 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.feedserver import FeedServer, Route  # noqa: E402
+
+WORDS = (
+    "market model cloud chip launch users growth data policy report open source agent "
+    "startup funding rules platform search video robot city energy phone battery network "
+    "research team release update price survey partner service security government"
+).split()
+ENTITY_TITLES = [
+    "Baidu upgrades Ernie Bot with new reasoning mode",
+    "Alibaba releases Qwen 3 open-weight models",
+    "Moonshot AI's Kimi assistant adds long-context search",
+    "DeepSeek publishes R2 technical report",
+    "Zhipu AI files for Hong Kong listing of its GLM business",
+    "网信办发布第十批深度合成服务算法备案信息",
+    "科大讯飞发布讯飞星火大模型新版本",
+    "字节跳动豆包大模型日活突破一亿",
+]
+ZH_WORDS = "市场 模型 云计算 芯片 发布 用户 增长 数据 政策 报告 开源 智能体 创业 融资 平台 搜索 视频".split()
+
+
+def synthetic_feed(index: int, items: int, rng: random.Random) -> bytes:
+    chinese = index % 3 == 0
+    parts = []
+    for i in range(items):
+        if rng.random() < 0.1:
+            title = rng.choice(ENTITY_TITLES)
+        elif chinese:
+            title = "".join(rng.choices(ZH_WORDS, k=8))
+        else:
+            title = " ".join(rng.choices(WORDS, k=9)).capitalize()
+        words = ZH_WORDS if chinese else WORDS
+        summary = ("" if chinese else " ").join(rng.choices(words, k=50 if not chinese else 90))
+        parts.append(
+            f"<item><title>{escape(title)} #{index}-{i}</title>"
+            f"<link>https://news{index % 50}.example/{index}/{i}?utm_source=rss</link>"
+            f"<guid isPermaLink=\"false\">feed{index}-item{i}</guid>"
+            f"<pubDate>Fri, 27 Nov 2026 {i % 24:02d}:{i % 60:02d}:00 GMT</pubDate>"
+            f"<description><![CDATA[<p>{escape(summary)}</p>]]></description></item>"
+        )
+    lang = "zh-cn" if chinese else "en"
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Synthetic feed {index}</title><link>https://news.example/</link>"
+        f"<language>{lang}</language>{''.join(parts)}</channel></rss>"
+    ).encode()
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                out.append(int(child))
+                out.extend(descendants(int(child)))
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return out
+
+
+def run_poll(args: list[str], env: dict[str, str]) -> tuple[float, int, int, str]:
+    """Run one `newsbot poll`; return wall seconds, peak RSS (main, tree) in kB, stderr."""
+    peak_main = peak_tree = 0
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_main, peak_tree
+        while not done.is_set():
+            main = rss_kb(proc.pid)
+            tree = main + sum(rss_kb(p) for p in descendants(proc.pid))
+            peak_main, peak_tree = max(peak_main, main), max(peak_tree, tree)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = proc.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"newsbot poll failed ({proc.returncode}):\n{stderr}")
+    return elapsed, peak_main, peak_tree, stderr.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--rules", type=Path, default=REPO / "rules")
+    opts = parser.parse_args()
+
+    rng = random.Random(7)
+    servers = [FeedServer(f"127.0.0.{2 + h}").start() for h in range(opts.hosts)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            lines = ["defaults: {interval: 10m, timeout: 30s}", "feeds:"]
+            for i in range(opts.feeds):
+                server = servers[i % len(servers)]
+                server.routes[f"/feed/{i}.xml"] = Route(
+                    body=synthetic_feed(i, opts.items, rng), etag=f'"v{i}"',
+                    last_modified="Fri, 27 Nov 2026 10:00:00 GMT", latency=opts.latency,
+                )
+                lines.append(f"  - {{name: feed-{i}, url: '{server.url(f'/feed/{i}.xml')}'}}")
+            feeds_path = Path(tmp) / "feeds.yaml"
+            feeds_path.write_text("\n".join(lines) + "\n")
+            env = dict(os.environ, PTB_TIMEDELTA="1")
+            env.pop("TELEGRAM_BOT_TOKEN", None)
+            newsbot = [sys.executable, "-m", "bot", "poll", "--feeds", str(feeds_path),
+                       "--db", str(Path(tmp) / "bench.db"), "--rules", str(opts.rules)]
+            cold = run_poll(newsbot, env)
+            warm = run_poll(newsbot, env)
+            not_modified = sum(s.hits.get(p, 0) for s in servers for p in s.routes)
+    finally:
+        for server in servers:
+            server.stop()
+
+    total_items = opts.feeds * opts.items
+    print(f"\npoll_cycle: {opts.feeds} feeds × {opts.items} items on {opts.hosts} hosts, "
+          f"{opts.latency * 1000:.0f} ms latency, {os.cpu_count()} cores, whole `newsbot poll` process\n")
+    print(f"| cycle | wall time | items/s | peak RSS (main) | peak RSS (with parse workers) | target |")
+    print(f"|---|---|---|---|---|---|")
+    print(f"| cold (all new) | {cold[0]:.2f} s | {total_items / cold[0]:,.0f} | {cold[1] / 1024:.0f} MB "
+          f"| {cold[2] / 1024:.0f} MB | ≤ 30 s, ≤ 150 MB |")
+    print(f"| warm (all 304) | {warm[0]:.2f} s | – | {warm[1] / 1024:.0f} MB "
+          f"| {warm[2] / 1024:.0f} MB | ≤ 2 s |")
+    print(f"\ncold: {cold[3]}\nwarm: {warm[3]}\n(requests served: {not_modified})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""The `newsbot` command. The only place that reads the environment and turns errors into
+messages and exit codes (see DESIGN.md for the contract)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Settings, env_settings
+from bot.errors import ConfigError, NewsbotError
+from bot.store import Store
+
+log = logging.getLogger("bot")
+
+
+class RedactingFilter(logging.Filter):
+    """Remove the bot token from every log record (httpx and PTB log URLs that carry it)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._patterns = [re.compile(re.escape(s)) for s in secrets if s]
+        self._generic = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for pattern in self._patterns:
+            message = pattern.sub("<token>", message)
+        message = self._generic.sub("bot<token>", message)
+        record.msg, record.args = message, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for NEWSBOT_LOG_FORMAT=json."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter([settings.telegram_token or ""]))
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, settings.log_level, logging.INFO))
+    # httpx logs every request URL at INFO, and Telegram URLs carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--feeds", type=Path, help="feeds file (env NEWSBOT_FEEDS, default feeds.yaml)")
+    common.add_argument("--rules", type=Path, help="rules folder (env NEWSBOT_RULES, default rules/)")
+    common.add_argument("--db", type=Path, help="database (env NEWSBOT_DB, default data/newsbot.db)")
+
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Watch news feeds for China's generative-AI industry.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", parents=[common], help="run the bot: poll on schedule, alert (Telegram or console)")
+    poll = sub.add_parser("poll", parents=[common], help="one poll cycle now; print new matched items")
+    poll.add_argument("--json", action="store_true", help="JSON Lines, one object per new matched item")
+    sub.add_parser("check", parents=[common], help="validate feeds.yaml and rules/")
+    sub.add_parser("match", parents=[common], help="stdin JSONL items -> stdout JSONL matches")
+    explain = sub.add_parser("explain", parents=[common], help="why TEXT matches (or does not)")
+    explain.add_argument("text", nargs="+", help="the text to explain")
+    recent = sub.add_parser("recent", parents=[common], help="latest matched items from the store")
+    recent.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    recent.add_argument("--list", dest="list_id", help="only this watchlist")
+    recent.add_argument("--entity", help="only this entity id")
+    recent.add_argument("--json", action="store_true")
+    status = sub.add_parser("status", parents=[common], help="feed health")
+    status.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `newsbot` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = env_settings(feeds_path=args.feeds, rules_dir=args.rules, db_path=args.db)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    setup_logging(settings)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(settings, args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except NewsbotError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import load_config
+
+    config = load_config(settings)
+    for warning in config.feeds.warnings:
+        print(f"{warning} (warning)", file=sys.stderr)
+    lists = config.watchlists.lists
+    print(
+        f"ok: {len(config.feeds.feeds)} feeds in {settings.feeds_path}; "
+        f"{len(lists)} watchlists in {settings.rules_dir}/ "
+        f"({', '.join(f'{w.id}: {len(w.entities)} entities' for w in lists)})"
+    )
+    return 0
+
+
+def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console import alert_json
+    from bot.runtime import Runtime, load_config, print_report
+
+    config = load_config(settings)
+
+    async def once() -> None:
+        runtime = Runtime(settings, config)
+        try:
+            report = await runtime.poll()
+        finally:
+            await runtime.aclose()
+        if args.json:
+            for recorded in report.alerts:
+                print(alert_json(recorded.stored), flush=True)
+        else:
+            print_report(report, config, sys.stdout)
+        for feed in report.feeds:
+            if feed.outcome == "failed":
+                print(f"{feed.feed}: {feed.error}", file=sys.stderr)
+        print(report.summary(), file=sys.stderr)
+
+    asyncio.run(once())
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime, load_config, run_console
+
+    config = load_config(settings)
+    for warning in config.feeds.warnings:
+        log.warning("%s", warning)
+    if settings.telegram_token:
+        from bot.app import run_telegram
+
+        return run_telegram(settings, config)
+
+    async def forever() -> None:
+        runtime = Runtime(settings, config)
+        try:
+            await run_console(runtime)
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(forever())
+    return 0
+
+
+def cmd_match(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.matching import match_jsonl
+    from bot.rules import load_watchlists
+
+    watchlists = load_watchlists(settings.rules_dir)
+    out = sys.stdout
+    for line in match_jsonl(sys.stdin, watchlists):
+        out.write(line + "\n")
+    out.flush()
+    return 0
+
+
+def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.matching import explain
+    from bot.rules import load_watchlists
+
+    watchlists = load_watchlists(settings.rules_dir)
+    print(explain(" ".join(args.text), watchlists))
+    return 0
+
+
+def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console import alert_json, format_alert
+
+    store = _existing_store(settings)
+    if store is None:
+        return 0
+    items = store.recent_items(max(1, args.n), list_id=args.list_id, entity=args.entity)
+    names = _entity_names(settings)
+    for item in items:
+        print(alert_json(item) if args.json else format_alert(item, names) + "\n")
+    if not items and not args.json:
+        print("No matched items yet.", file=sys.stderr)
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.config import load_feeds
+    from bot.console import health_json, health_table
+
+    feeds = None
+    try:
+        feeds = load_feeds(settings.feeds_path).feeds
+    except ConfigError as exc:
+        # Status must still work with a broken feeds.yaml: show what the store knows.
+        for problem in exc.problems:
+            print(f"{problem} (showing every feed the database knows)", file=sys.stderr)
+    store = _existing_store(settings)
+    if store is None:
+        rows = []
+    else:
+        rows = store.feed_health(feeds)
+    print(health_json(rows) if args.json else health_table(rows))
+    return 0
+
+
+def _existing_store(settings: Settings) -> Store | None:
+    if not settings.db_path.exists():
+        print(f"No database at {settings.db_path} yet: run `newsbot poll` or `newsbot run` first.",
+              file=sys.stderr)
+        return None
+    return Store(settings.db_path)
+
+
+def _entity_names(settings: Settings) -> Callable[[str], str]:
+    from bot.rules import load_watchlists
+
+    try:
+        watchlists = load_watchlists(settings.rules_dir)
+    except ConfigError:
+        return lambda entity_id: entity_id
+    return lambda entity_id: (getattr(watchlists.entity(entity_id), "name", None) or entity_id)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "poll": cmd_poll,
+    "check": cmd_check,
+    "match": cmd_match,
+    "explain": cmd_explain,
+    "recent": cmd_recent,
+    "status": cmd_status,
+}
+

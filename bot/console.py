@@ -1,0 +1,99 @@
+"""Plain-text rendering for the terminal: alerts, the status table. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from bot.store import FeedHealth, StoredItem
+
+EntityName = Callable[[str], str]
+
+
+def when(moment: datetime | None) -> str:
+    """A compact UTC time, or '-'."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def format_alert(item: StoredItem, entity_name: EntityName, *, backfill: bool = False) -> str:
+    """A new matched item, readable in a terminal: tags, title, source and time, link."""
+    listed = [h for h in item.hits if h.list]
+    lists = sorted({h.list for h in listed})
+    entities = sorted({h.entity for h in listed})
+    tags = " ".join(f"#{name}" for name in lists)
+    names = ", ".join(entity_name(e) for e in entities)
+    mark = " (backfill)" if backfill else ""
+    lines = [
+        f"[{tags}] {names}{mark}",
+        f"  {item.title}",
+        f"  {item.feed} · {when(item.published or item.first_seen)}",
+    ]
+    if item.link:
+        lines.append(f"  {item.link}")
+    return "\n".join(lines)
+
+
+def alert_json(item: StoredItem) -> str:
+    """One `poll --json` / `recent --json` line (the DESIGN.md contract)."""
+    return json.dumps(
+        {
+            "item_id": item.id,
+            "feed": item.feed,
+            "title": item.title,
+            "link": item.link,
+            "published": item.published.isoformat() if item.published else None,
+            "entities": sorted({h.entity for h in item.hits if h.list}),
+            "lists": item.lists,
+            "hits": [h.as_dict() for h in item.hits if h.list],
+            "backfill": item.backfill,
+        },
+        ensure_ascii=False,
+    )
+
+
+def health_json(rows: Sequence[FeedHealth]) -> str:
+    """`status --json`: one object per feed."""
+    return json.dumps(
+        [
+            {
+                "name": r.name,
+                "url": r.url,
+                "last_ok": r.last_ok.isoformat() if r.last_ok else None,
+                "last_error": r.last_error,
+                "last_error_at": r.last_error_at.isoformat() if r.last_error_at else None,
+                "consecutive_errors": r.consecutive_errors,
+                "items": r.items,
+                "next_poll": r.next_poll.isoformat() if r.next_poll else None,
+                "healthy": r.consecutive_errors == 0 and r.last_ok is not None,
+            }
+            for r in rows
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def health_table(rows: Sequence[FeedHealth]) -> str:
+    """`status`: a fixed-width table, failing feeds with their last error underneath."""
+    if not rows:
+        return "No feeds configured."
+    width = min(max(len(r.name) for r in rows), 32)
+    header = f"{'feed':<{width}}  {'state':<8}  {'last ok':<20}  {'errors':>6}  {'items':>6}  next poll"
+    out = [header, "-" * len(header)]
+    for r in rows:
+        if r.last_ok is None and r.consecutive_errors == 0:
+            state = "new"
+        elif r.consecutive_errors:
+            state = "FAILING"
+        else:
+            state = "ok"
+        out.append(
+            f"{r.name[:width]:<{width}}  {state:<8}  {when(r.last_ok):<20}  "
+            f"{r.consecutive_errors:>6}  {r.items:>6}  {when(r.next_poll)}"
+        )
+        if r.consecutive_errors and r.last_error:
+            out.append(f"{'':<{width}}  └ {r.last_error} (since {when(r.last_error_at)})")
+    failing = sum(1 for r in rows if r.consecutive_errors)
+    out.append(f"{len(rows)} feeds, {len(rows) - failing} ok, {failing} failing")
+    return "\n".join(out)

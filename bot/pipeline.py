@@ -1,0 +1,242 @@
+"""One poll cycle: fetch → parse → new keys → match → store (+ alerts and outbox rows).
+
+The pipeline knows nothing of Telegram. Its collaborators are injected: the fetcher, the
+store, the matcher (a pure function of title and summary), and where parsing runs. Blocking
+work (parsing, matching, SQLite) runs off the event loop. A feed's failure is recorded as that
+feed's error and never stops the other feeds of the cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
+
+from bot.errors import ParseError
+from bot.models import Feed, FetchResult, Hit, ParsedFeed, Validators
+from bot.parse import parse_feed
+from bot.store import NewItem, Recorded, Store
+
+log = logging.getLogger(__name__)
+
+Matcher = Callable[[str, str], list[Hit]]
+Outcome = Literal["ok", "not_modified", "unchanged", "failed"]
+
+# Below this many bodies in a cycle, a process pool costs more to start than it saves.
+PROCESS_POOL_THRESHOLD = 8
+
+
+class Fetches(Protocol):
+    async def fetch(self, feed: Feed, validators: Validators) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReport:
+    """What one feed did in one cycle."""
+
+    feed: str
+    outcome: Outcome
+    items_seen: int = 0
+    items_new: int = 0
+    error: str | None = None
+    bozo: str | None = None
+
+
+@dataclass(slots=True)
+class CycleReport:
+    """What one cycle did, for the summary line, the console and `poll --json`."""
+
+    started: datetime
+    feeds: list[FeedReport] = field(default_factory=list)
+    alerts: list[Recorded] = field(default_factory=list)
+    duration: float = 0.0
+
+    def count(self, *outcomes: Outcome) -> int:
+        return sum(1 for f in self.feeds if f.outcome in outcomes)
+
+    @property
+    def items_new(self) -> int:
+        return sum(f.items_new for f in self.feeds)
+
+    def summary(self) -> str:
+        """The one-line summary printed to stderr after every cycle."""
+        return (
+            f"{len(self.feeds)} feeds: {self.count('ok')} ok, "
+            f"{self.count('not_modified', 'unchanged')} not modified, "
+            f"{self.count('failed')} failed; {self.items_new} new items, "
+            f"{len(self.alerts)} alerts ({sum(r.queued for r in self.alerts)} queued for chats) "
+            f"in {self.duration:.1f}s"
+        )
+
+
+class ParsePool:
+    """Where feed bodies are parsed: a worker thread for a few, a process pool for many.
+
+    feedparser is pure Python and holds the GIL; a cold cycle of a thousand feeds is bound by
+    parsing, so on a multi-core machine it is spread over processes. The pool is started
+    only when a cycle that polls many feeds actually has bodies to parse (a warm cycle of
+    304s never pays for it), and then kept for the next cycles.
+    """
+
+    def __init__(self, processes: int | None = None) -> None:
+        self._processes = processes if processes is not None else (os.cpu_count() or 1)
+        self._pool: Executor | None = None
+
+    async def parse(self, body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None,
+                    *, cycle_size: int) -> ParsedFeed:
+        """Parse off the event loop; raises ParseError like parse_feed."""
+        loop = asyncio.get_running_loop()
+        executor = self._executor(cycle_size)
+        return await loop.run_in_executor(executor, _parse, body, feed, headers, base_url)
+
+    def _executor(self, cycle_size: int) -> Executor | None:
+        if self._pool is None and (self._processes < 2 or cycle_size < PROCESS_POOL_THRESHOLD):
+            return None  # the loop's default thread pool
+        if self._pool is None:
+            import multiprocessing
+
+            # spawn, not fork: forking a process that runs threads can deadlock.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _parse(body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None) -> ParsedFeed:
+    return parse_feed(body, feed=feed, headers=headers, base_url=base_url)
+
+
+def next_poll_time(feed: Feed, consecutive_errors: int, now: datetime) -> datetime:
+    """When to poll a feed next: its interval, doubled per consecutive error up to 6 h."""
+    delay = feed.interval
+    if consecutive_errors > 0:
+        delay = min(max(feed.interval, 6 * 3600.0), feed.interval * 2 ** min(consecutive_errors, 20))
+    return now + timedelta(seconds=delay)
+
+
+class Pipeline:
+    """Runs poll cycles against injected collaborators."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetches,
+        matcher: Matcher,
+        *,
+        parse_pool: ParsePool | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.matcher = matcher
+        self.parse_pool = parse_pool or ParsePool(processes=1)
+        self.clock = clock
+        self._busy: set[str] = set()
+
+    async def run_cycle(self, feeds: Sequence[Feed]) -> CycleReport:
+        """Poll these feeds once, concurrently; never raises for a feed's failure."""
+        started = self.clock()
+        t0 = time.perf_counter()
+        report = CycleReport(started=started)
+        states = await asyncio.to_thread(self.store.feed_states)
+        results = await asyncio.gather(
+            *(self._poll_feed(feed, states.get(feed.name), len(feeds)) for feed in feeds)
+        )
+        for feed_report, recorded in results:
+            report.feeds.append(feed_report)
+            report.alerts.extend(recorded)
+        report.duration = time.perf_counter() - t0
+        return report
+
+    async def _poll_feed(
+        self, feed: Feed, state: object, cycle_size: int
+    ) -> tuple[FeedReport, list[Recorded]]:
+        if feed.name in self._busy:  # never poll one feed twice at once
+            return FeedReport(feed.name, "not_modified", error="still polling"), []
+        self._busy.add(feed.name)
+        try:
+            return await self._poll_feed_unguarded(feed, state, cycle_size)
+        except Exception as exc:  # a bug must not take the other feeds down
+            log.exception("feed %s: unexpected error", feed.name)
+            now = self.clock()
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            await asyncio.to_thread(
+                self.store.record_fetch, feed, FetchResult("error", feed.url, error=error), now,
+                error=error, next_poll=next_poll_time(feed, 1, now),
+            )
+            return FeedReport(feed.name, "failed", error=error), []
+        finally:
+            self._busy.discard(feed.name)
+
+    async def _poll_feed_unguarded(
+        self, feed: Feed, state: object, cycle_size: int
+    ) -> tuple[FeedReport, list[Recorded]]:
+        validators = getattr(state, "validators", None) or Validators()
+        errors_so_far = getattr(state, "consecutive_errors", 0)
+        never_succeeded = state is None or getattr(state, "last_ok", None) is None
+        result = await self.fetcher.fetch(feed, validators)
+        now = self.clock()
+        if result.status == "error":
+            await asyncio.to_thread(
+                self.store.record_fetch, feed, result, now,
+                next_poll=next_poll_time(feed, errors_so_far + 1, now),
+            )
+            return FeedReport(feed.name, "failed", error=result.error), []
+        if result.status in ("not_modified", "unchanged"):
+            await asyncio.to_thread(
+                self.store.record_fetch, feed, result, now, next_poll=next_poll_time(feed, 0, now)
+            )
+            return FeedReport(feed.name, result.status), []
+
+        try:
+            parsed = await self.parse_pool.parse(
+                result.body or b"", feed, result.headers, result.final_url or result.url,
+                cycle_size=cycle_size,
+            )
+        except ParseError as exc:
+            error = str(exc)
+            # Forget the body hash: the same bad body must be reported again, not skipped.
+            failed = FetchResult("error", feed.url, error=error, validators=validators)
+            await asyncio.to_thread(
+                self.store.record_fetch, feed, failed, now, error=error,
+                next_poll=next_poll_time(feed, errors_so_far + 1, now),
+            )
+            return FeedReport(feed.name, "failed", error=error), []
+
+        new_items = await asyncio.to_thread(self._new_items, feed, parsed)
+        backfill = never_succeeded and feed.backfill == "silent"
+        recorded = await asyncio.to_thread(
+            self.store.record_items, feed, new_items, now, backfill=backfill
+        )
+        await asyncio.to_thread(
+            self.store.record_fetch, feed, result, now, bozo=parsed.bozo,
+            next_poll=next_poll_time(feed, 0, now),
+        )
+        return (
+            FeedReport(feed.name, "ok", items_seen=len(parsed.items),
+                       items_new=len(new_items), bozo=parsed.bozo),
+            recorded,
+        )
+
+    def _new_items(self, feed: Feed, parsed: ParsedFeed) -> list[NewItem]:
+        """The items of this body not stored before, matched (only those are matched)."""
+        unique = {}
+        for item in parsed.items:
+            unique.setdefault(item.key, item)
+        known = self.store.known_keys(feed.name, list(unique))
+        return [
+            NewItem(item, self.matcher(item.title, item.summary))
+            for key, item in unique.items()
+            if key not in known
+        ]

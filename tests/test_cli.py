@@ -1,0 +1,130 @@
+"""The `newsbot` command as a user runs it: a subprocess, real files, a real feed server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.feedserver import Route
+from tests.test_pipeline import rss
+
+REPO = Path(__file__).resolve().parents[1]
+
+SIMPLE_RULES = """\
+list: llm
+title: Chinese LLMs
+entities:
+  - id: alibaba
+    name: Alibaba
+    aliases: [Qwen, 通义千问]
+"""
+
+
+def newsbot(*args: str, cwd: Path, stdin: str | None = None, env: dict | None = None):
+    full_env = dict(os.environ, PTB_TIMEDELTA="1")
+    full_env.pop("TELEGRAM_BOT_TOKEN", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, input=stdin, capture_output=True,
+        text=True, env=full_env, timeout=120,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path, feed_server):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "llm.yaml").write_text(SIMPLE_RULES, encoding="utf-8")
+    feed_server.routes["/a"] = Route(body=rss("Qwen 3 tops the charts", "Weather today"), etag='"a1"')
+    feed_server.routes["/b"] = Route(status=500, body=b"oops")
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n"
+        f"  - {{name: Good, url: '{feed_server.url('/a')}', timeout: 5s}}\n"
+        f"  - {{name: Broken, url: '{feed_server.url('/b')}', timeout: 5s}}\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_check_accepts_the_shipped_configuration():
+    result = newsbot("check", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: ")
+
+
+def test_check_reports_file_and_line_and_exits_1(workdir):
+    (workdir / "feeds.yaml").write_text("feeds:\n  - {name: X, url: 'gopher://x'}\n", encoding="utf-8")
+    result = newsbot("check", cwd=workdir)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "feeds.yaml:2: 'url' must be an http(s) URL, got 'gopher://x'"
+
+
+def test_poll_prints_new_matches_exits_0_with_failures_and_summarises(workdir):
+    first = newsbot("poll", "--json", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    [line] = first.stdout.splitlines()
+    alert = json.loads(line)
+    assert alert["title"] == "Qwen 3 tops the charts"
+    assert alert["entities"] == ["alibaba"] and alert["lists"] == ["llm"]
+    assert alert["link"] == "http://news.example/0"  # utm_* removed
+    assert {"item_id", "feed", "published", "hits"} <= alert.keys()
+    summary = first.stderr.strip().splitlines()[-1]
+    assert "2 feeds: 1 ok, 0 not modified, 1 failed; 2 new items, 1 alerts" in summary
+    assert "Broken: HTTP 500" in first.stderr
+
+    second = newsbot("poll", cwd=workdir)
+    assert second.returncode == 0 and second.stdout == ""
+    assert "1 not modified, 1 failed; 0 new items, 0 alerts" in second.stderr
+
+
+def test_poll_console_output_is_readable(workdir):
+    result = newsbot("poll", cwd=workdir)
+    assert "[#llm] Alibaba (backfill)" in result.stdout
+    assert "  Qwen 3 tops the charts" in result.stdout
+    assert "  Good · 2026-11-27 10:00 UTC" in result.stdout
+
+
+def test_status_and_recent_read_the_store(workdir):
+    newsbot("poll", cwd=workdir)
+    status = json.loads(newsbot("status", "--json", cwd=workdir).stdout)
+    by_name = {row["name"]: row for row in status}
+    assert by_name["Good"]["items"] == 2 and by_name["Good"]["consecutive_errors"] == 0
+    assert by_name["Broken"]["consecutive_errors"] == 1
+    assert by_name["Broken"]["last_error"].startswith("HTTP 500")
+    assert {"url", "last_ok", "next_poll"} <= by_name["Good"].keys()
+    table = newsbot("status", cwd=workdir).stdout
+    assert "FAILING" in table and "HTTP 500" in table
+    recent = newsbot("recent", "--json", cwd=workdir).stdout.splitlines()
+    assert [json.loads(r)["title"] for r in recent] == ["Qwen 3 tops the charts"]
+
+
+def test_options_and_env_vars_choose_the_files(workdir, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    db = elsewhere / "custom.db"
+    result = newsbot("poll", "--db", str(db), cwd=workdir)
+    assert result.returncode == 0 and db.exists()
+    via_env = newsbot("status", "--json", cwd=elsewhere, env={
+        "NEWSBOT_DB": str(db), "NEWSBOT_FEEDS": str(workdir / "feeds.yaml")})
+    assert len(json.loads(via_env.stdout)) == 2
+
+
+def test_match_is_one_line_out_per_line_in(workdir):
+    lines = [
+        {"id": "1", "title": "Qwen 3 tops the charts", "summary": ""},
+        {"id": "2", "title": "Nothing here", "summary": "at all"},
+        {"id": "3", "title": "阿里发布通义千问新版本", "summary": ""},
+    ]
+    result = newsbot("match", cwd=workdir, stdin="".join(json.dumps(x) + "\n" for x in lines))
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["1", "2", "3"]
+    assert out[0]["entities"] == ["alibaba"] and out[1]["entities"] == []
+    assert out[2]["entities"] == ["alibaba"]
+
+
+def test_status_without_a_database_says_what_to_do(workdir):
+    result = newsbot("status", cwd=workdir)
+    assert result.returncode == 0 and "newsbot poll" in result.stderr

@@ -1,0 +1,174 @@
+"""One poll cycle end to end: a real feed server, the real fetcher and parser, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+import pytest
+
+from bot.fetch import Fetcher, FetchLimits
+from bot.models import Feed, Hit
+from bot.pipeline import ParsePool, Pipeline, next_poll_time
+from bot.store import Store
+from tests.feedserver import Route, closed_port
+
+
+def rss(*titles: str, channel: str = "Test feed") -> bytes:
+    items = "".join(
+        f"<item><title>{escape(t)}</title><link>http://news.example/{i}?utm_source=x</link>"
+        f"<guid>id-{escape(t)}</guid><pubDate>Fri, 27 Nov 2026 10:0{i % 10}:00 GMT</pubDate>"
+        f"<description>About {escape(t)}</description></item>"
+        for i, t in enumerate(titles)
+    )
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{channel}</title>{items}</channel></rss>").encode()
+
+
+def keyword_matcher(title: str, summary: str) -> list[Hit]:
+    """A stand-in matcher: 'Qwen' is alibaba in the llm list, 'Alibaba' a bare mention."""
+    hits = []
+    for field, text in (("title", title), ("summary", summary)):
+        if (at := text.find("Qwen")) >= 0:
+            hits.append(Hit("alibaba", "llm", "Qwen", field, at, at + 4))
+        if (at := text.find("Alibaba")) >= 0:
+            hits.append(Hit("alibaba", "", "Alibaba", field, at, at + 7))
+    return hits
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "newsbot.db")
+    yield s
+    s.close()
+
+
+def run(store: Store, feeds: list[Feed], *, processes: int = 1):
+    async def go():
+        async with Fetcher(FetchLimits()) as fetcher:
+            pool = ParsePool(processes)
+            try:
+                return await Pipeline(store, fetcher, keyword_matcher, parse_pool=pool).run_cycle(feeds)
+            finally:
+                pool.close()
+
+    return asyncio.run(go())
+
+
+def test_second_poll_of_an_unchanged_feed_alerts_nothing_new(feed_server, store):
+    feed_server.routes["/f"] = Route(body=rss("Qwen 3 released", "Weather"), etag='"v1"')
+    feed = Feed("F", feed_server.url("/f"), timeout=5)
+    first = run(store, [feed])
+    assert [a.stored.title for a in first.alerts] == ["Qwen 3 released"]
+    assert first.feeds[0].items_new == 2
+    second = run(store, [feed])
+    assert second.alerts == [] and second.feeds[0].outcome == "not_modified"
+    assert feed_server.requests_to("/f")[-1].headers.get("if-none-match") == '"v1"'
+
+
+def test_changed_body_without_validators_only_alerts_the_new_item(feed_server, store):
+    feed_server.routes["/f"] = Route(body=rss("Qwen 3 released"))
+    feed = Feed("F", feed_server.url("/f"), timeout=5)
+    run(store, [feed])
+    assert run(store, [feed]).feeds[0].outcome == "unchanged"  # same body hash: no parsing
+    feed_server.routes["/f"] = Route(body=rss("Qwen 3 released", "Qwen 4 preview"))
+    third = run(store, [feed])
+    assert [a.stored.title for a in third.alerts] == ["Qwen 4 preview"]
+
+
+def test_first_poll_is_backfill_and_never_queued_for_subscribers(feed_server, store):
+    now = datetime.now(UTC)
+    store.subscribe(42, "private", None, now)
+    feed_server.routes["/f"] = Route(body=rss("Qwen old news"))
+    feed = Feed("F", feed_server.url("/f"), timeout=5)
+    [old] = run(store, [feed]).alerts
+    assert old.stored.backfill and old.queued == 0
+    feed_server.routes["/f"] = Route(body=rss("Qwen old news", "Qwen fresh news"))
+    [fresh] = run(store, [feed]).alerts
+    assert not fresh.stored.backfill and fresh.queued == 1
+    assert [j.item.title for j in store.due_outbox(datetime.now(UTC))] == ["Qwen fresh news"]
+
+
+def test_backfill_alert_feed_pushes_its_first_poll(feed_server, store):
+    store.subscribe(42, "private", None, datetime.now(UTC))
+    feed_server.routes["/f"] = Route(body=rss("Qwen news"))
+    [rec] = run(store, [Feed("F", feed_server.url("/f"), timeout=5, backfill="alert")]).alerts
+    assert rec.queued == 1
+
+
+def test_an_entity_mention_without_a_list_is_stored_not_alerted(feed_server, store):
+    feed_server.routes["/f"] = Route(body=rss("Alibaba earnings beat"))
+    report = run(store, [Feed("F", feed_server.url("/f"), timeout=5)])
+    assert report.alerts == [] and report.items_new == 1
+
+
+def test_hostile_feeds_get_clear_errors_and_the_good_feed_is_processed(feed_server, store):
+    sock, port = closed_port()
+    feed_server.routes.update({
+        "/good": Route(body=rss("Qwen beats benchmark")),
+        "/html": Route(body=b"<!doctype html><html><body><p>Hello</p></body></html>",
+                       content_type="text/html"),
+        "/empty": Route(body=b""),
+        "/random": Route(body=bytes(range(256)) * 40, content_type="application/octet-stream"),
+        "/path": Route(body=b"/etc/passwd"),
+        "/bomb": Route(gzip_bomb=200 * 1024 * 1024),
+        "/huge": Route(huge=50 * 1024 * 1024, framing="chunked"),
+        "/drip": Route(body=rss("never finishes") * 10, drip=0.5),
+        "/loop": Route(redirect_to="/loop"),
+        "/404": Route(status=404, body=b"nope"),
+        "/quadratic": Route(body=(
+            b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + b"x" * 50_000 + b'">]>'
+            b"<rss><channel><title>t</title><item><title>" + b"&a;" * 50_000
+            + b"</title></item></channel></rss>")),
+    })
+    names = ["good", "html", "empty", "random", "path", "bomb", "huge", "drip", "loop", "404", "quadratic"]
+    feeds = [Feed(n, feed_server.url("/" + n), timeout=2) for n in names]
+    feeds.append(Feed("refused", f"http://127.0.0.1:{port}/feed", timeout=2))
+    try:
+        report = run(store, feeds)
+    finally:
+        sock.close()
+    outcome = {f.feed: f for f in report.feeds}
+    assert outcome["good"].outcome == "ok"
+    assert [a.stored.title for a in report.alerts] == ["Qwen beats benchmark"]
+    for name in names[1:] + ["refused"]:
+        if name == "quadratic":
+            continue  # DOCTYPE stripped: either recovered items or a clear error, never a crash
+        assert outcome[name].outcome == "failed", name
+        assert outcome[name].error, name
+    health = {h.name: h for h in store.feed_health(feeds)}
+    assert health["good"].consecutive_errors == 0 and health["good"].items == 1
+    assert health["refused"].consecutive_errors == 1
+    assert "refused" in health["refused"].last_error
+    assert "404" in health["404"].last_error
+    assert health["drip"].last_error.startswith("timed out")
+
+
+def test_a_feed_in_error_backs_off_and_recovers(feed_server, store):
+    feed_server.routes["/f"] = Route(status=503, body=b"down")
+    feed = Feed("F", feed_server.url("/f"), timeout=5, interval=60)
+    run(store, [feed])
+    run(store, [feed])
+    state = store.feed_state("F")
+    assert state.consecutive_errors == 2 and "503" in state.last_error
+    feed_server.routes["/f"] = Route(body=rss("Qwen back"))
+    run(store, [feed])
+    state = store.feed_state("F")
+    assert state.consecutive_errors == 0 and state.last_ok is not None
+
+
+def test_backoff_doubles_per_error_up_to_six_hours():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    feed = Feed("F", "http://x", interval=600)
+    delays = [(next_poll_time(feed, n, now) - now).total_seconds() for n in range(8)]
+    assert delays == [600, 1200, 2400, 4800, 9600, 19200, 21600, 21600]
+
+
+def test_process_pool_parses_many_feeds_like_the_thread(feed_server, store):
+    feeds = []
+    for i in range(10):
+        feed_server.routes[f"/f{i}"] = Route(body=rss(f"Qwen item {i}", f"other {i}"))
+        feeds.append(Feed(f"F{i}", feed_server.url(f"/f{i}"), timeout=10))
+    report = run(store, feeds, processes=2)
+    assert report.count("ok") == 10 and len(report.alerts) == 10
