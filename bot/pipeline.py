@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from typing import Literal, Protocol
 
 from bot.errors import ParseError
 from bot.models import Feed, FetchResult, Hit, ParsedFeed, Validators
 from bot.parse import parse_feed
-from bot.store import NewItem, Recorded, Store
+from bot.schedule import OutageDetector, PollPolicy, next_poll_time
+from bot.store import FeedState, NewItem, Recorded, Store
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +119,6 @@ def _parse(body: bytes, feed: Feed, headers: dict[str, str], base_url: str | Non
     return parse_feed(body, feed=feed, headers=headers, base_url=base_url)
 
 
-def next_poll_time(feed: Feed, consecutive_errors: int, now: datetime) -> datetime:
-    """When to poll a feed next: its interval, doubled per consecutive error up to 6 h."""
-    delay = feed.interval
-    if consecutive_errors > 0:
-        delay = min(max(feed.interval, 6 * 3600.0), feed.interval * 2 ** min(consecutive_errors, 20))
-    return now + timedelta(seconds=delay)
-
-
 class Pipeline:
     """Runs poll cycles against injected collaborators."""
 
@@ -136,12 +130,16 @@ class Pipeline:
         *,
         parse_pool: ParsePool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        policy: PollPolicy = PollPolicy(),
+        outages: OutageDetector | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.matcher = matcher
         self.parse_pool = parse_pool or ParsePool(processes=1)
         self.clock = clock
+        self.policy = policy
+        self.outages = outages or OutageDetector()
         self._busy: set[str] = set()
 
     async def run_cycle(self, feeds: Sequence[Feed]) -> CycleReport:
@@ -153,17 +151,45 @@ class Pipeline:
         results = await asyncio.gather(
             *(self._poll_feed(feed, states.get(feed.name), len(feeds)) for feed in feeds)
         )
-        for feed_report, recorded in results:
+        unreachable = [(feed, res) for feed, res, _, _ in results if res is not None]
+        if unreachable:
+            await self._record_unreachable(unreachable, states)
+        for _, _, feed_report, recorded in results:
             report.feeds.append(feed_report)
             report.alerts.extend(recorded)
         report.duration = time.perf_counter() - t0
         return report
 
+    async def _record_unreachable(
+        self, failures: list[tuple[Feed, FetchResult]], states: dict[str, FeedState]
+    ) -> None:
+        """Record feeds that got no HTTP answer; in an outage of ours, do not count them."""
+        now = self.clock()
+        outage = self.outages.is_outage(now)
+        if outage:
+            log.warning("no feed answered in the last %.0fs across several hosts: network "
+                        "outage suspected; %d failures not counted against the feeds",
+                        self.outages.window, len(failures))
+        for feed, result in failures:
+            state = states.get(feed.name)
+            errors = (state.consecutive_errors if state else 0) + (0 if outage else 1)
+            error = f"{result.error} (network outage suspected: not counted)" if outage else None
+            await asyncio.to_thread(
+                self.store.record_fetch, feed, result, now, error=error, count_error=not outage,
+                next_poll=self._next_poll(feed, now, errors, result.headers),
+            )
+
+    def _next_poll(self, feed: Feed, now: datetime, errors: int,
+                   headers: dict[str, str] | None = None, ttl: int | None = None) -> datetime:
+        return next_poll_time(feed, now, consecutive_errors=errors, headers=headers,
+                              ttl_minutes=ttl, policy=self.policy)
+
     async def _poll_feed(
-        self, feed: Feed, state: object, cycle_size: int
-    ) -> tuple[FeedReport, list[Recorded]]:
+        self, feed: Feed, state: FeedState | None, cycle_size: int
+    ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
+        """Poll one feed. A transport failure is returned (second) to be recorded later."""
         if feed.name in self._busy:  # never poll one feed twice at once
-            return FeedReport(feed.name, "not_modified", error="still polling"), []
+            return feed, None, FeedReport(feed.name, "not_modified", error="still polling"), []
         self._busy.add(feed.name)
         try:
             return await self._poll_feed_unguarded(feed, state, cycle_size)
@@ -171,33 +197,40 @@ class Pipeline:
             log.exception("feed %s: unexpected error", feed.name)
             now = self.clock()
             error = f"internal error: {type(exc).__name__}: {exc}"
+            errors = (state.consecutive_errors if state else 0) + 1
             await asyncio.to_thread(
                 self.store.record_fetch, feed, FetchResult("error", feed.url, error=error), now,
-                error=error, next_poll=next_poll_time(feed, 1, now),
+                error=error, next_poll=self._next_poll(feed, now, errors),
             )
-            return FeedReport(feed.name, "failed", error=error), []
+            return feed, None, FeedReport(feed.name, "failed", error=error), []
         finally:
             self._busy.discard(feed.name)
 
     async def _poll_feed_unguarded(
-        self, feed: Feed, state: object, cycle_size: int
-    ) -> tuple[FeedReport, list[Recorded]]:
-        validators = getattr(state, "validators", None) or Validators()
-        errors_so_far = getattr(state, "consecutive_errors", 0)
-        never_succeeded = state is None or getattr(state, "last_ok", None) is None
+        self, feed: Feed, state: FeedState | None, cycle_size: int
+    ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
+        validators = state.validators if state else Validators()
+        errors_so_far = state.consecutive_errors if state else 0
+        never_succeeded = state is None or state.last_ok is None
         result = await self.fetcher.fetch(feed, validators)
         now = self.clock()
+        answered = result.http_status is not None
+        self.outages.record(now, urlsplit(feed.url).netloc, answered)
         if result.status == "error":
+            report = FeedReport(feed.name, "failed", error=result.error)
+            if not answered:
+                return feed, result, report, []  # recorded after the cycle: outage or not?
             await asyncio.to_thread(
                 self.store.record_fetch, feed, result, now,
-                next_poll=next_poll_time(feed, errors_so_far + 1, now),
+                next_poll=self._next_poll(feed, now, errors_so_far + 1, result.headers),
             )
-            return FeedReport(feed.name, "failed", error=result.error), []
+            return feed, None, report, []
         if result.status in ("not_modified", "unchanged"):
             await asyncio.to_thread(
-                self.store.record_fetch, feed, result, now, next_poll=next_poll_time(feed, 0, now)
+                self.store.record_fetch, feed, result, now,
+                next_poll=self._next_poll(feed, now, 0, result.headers),
             )
-            return FeedReport(feed.name, result.status), []
+            return feed, None, FeedReport(feed.name, result.status), []
 
         try:
             parsed = await self.parse_pool.parse(
@@ -210,9 +243,9 @@ class Pipeline:
             failed = FetchResult("error", feed.url, error=error, validators=validators)
             await asyncio.to_thread(
                 self.store.record_fetch, feed, failed, now, error=error,
-                next_poll=next_poll_time(feed, errors_so_far + 1, now),
+                next_poll=self._next_poll(feed, now, errors_so_far + 1),
             )
-            return FeedReport(feed.name, "failed", error=error), []
+            return feed, None, FeedReport(feed.name, "failed", error=error), []
 
         new_items = await asyncio.to_thread(self._new_items, feed, parsed)
         backfill = never_succeeded and feed.backfill == "silent"
@@ -221,13 +254,11 @@ class Pipeline:
         )
         await asyncio.to_thread(
             self.store.record_fetch, feed, result, now, bozo=parsed.bozo,
-            next_poll=next_poll_time(feed, 0, now),
+            next_poll=self._next_poll(feed, now, 0, result.headers, parsed.ttl),
         )
-        return (
-            FeedReport(feed.name, "ok", items_seen=len(parsed.items),
-                       items_new=len(new_items), bozo=parsed.bozo),
-            recorded,
-        )
+        report = FeedReport(feed.name, "ok", items_seen=len(parsed.items),
+                            items_new=len(new_items), bozo=parsed.bozo)
+        return feed, None, report, recorded
 
     def _new_items(self, feed: Feed, parsed: ParsedFeed) -> list[NewItem]:
         """The items of this body not stored before, matched (only those are matched)."""

@@ -311,8 +311,13 @@ class Store:
         error: str | None = None,
         bozo: str | None = None,
         next_poll: datetime | None = None,
+        count_error: bool = True,
     ) -> None:
-        """Remember a poll's outcome: validators on success, error bookkeeping on failure."""
+        """Remember a poll's outcome: validators on success, error bookkeeping on failure.
+
+        `count_error=False` records the error text without counting it against the feed
+        (our own network outage, not the feed's fault).
+        """
         failed = error is not None or result.status == "error"
         error_text = error or result.error
         with self._tx() as conn:
@@ -321,7 +326,13 @@ class Store:
                 "ON CONFLICT (feed) DO UPDATE SET url = excluded.url",
                 [feed.name, feed.url],
             )
-            if failed:
+            if failed and not count_error:
+                conn.execute(
+                    """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
+                       next_poll = ? WHERE feed = ?""",
+                    [ts(now), error_text, ts(now), ts(next_poll), feed.name],
+                )
+            elif failed:
                 conn.execute(
                     """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
                        first_error_at = COALESCE(first_error_at, ?),

@@ -10,7 +10,7 @@ import pytest
 
 from bot.fetch import Fetcher, FetchLimits
 from bot.models import Feed, Hit
-from bot.pipeline import ParsePool, Pipeline, next_poll_time
+from bot.pipeline import ParsePool, Pipeline
 from bot.store import Store
 from tests.feedserver import Route, closed_port
 
@@ -158,13 +158,6 @@ def test_a_feed_in_error_backs_off_and_recovers(feed_server, store):
     assert state.consecutive_errors == 0 and state.last_ok is not None
 
 
-def test_backoff_doubles_per_error_up_to_six_hours():
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    feed = Feed("F", "http://x", interval=600)
-    delays = [(next_poll_time(feed, n, now) - now).total_seconds() for n in range(8)]
-    assert delays == [600, 1200, 2400, 4800, 9600, 19200, 21600, 21600]
-
-
 def test_process_pool_parses_many_feeds_like_the_thread(feed_server, store):
     feeds = []
     for i in range(10):
@@ -172,3 +165,30 @@ def test_process_pool_parses_many_feeds_like_the_thread(feed_server, store):
         feeds.append(Feed(f"F{i}", feed_server.url(f"/f{i}"), timeout=10))
     report = run(store, feeds, processes=2)
     assert report.count("ok") == 10 and len(report.alerts) == 10
+
+
+def test_our_own_outage_is_not_counted_against_the_feeds(store):
+    socks = [closed_port() for _ in range(3)]
+    feeds = [Feed(f"F{i}", f"http://127.0.0.{i + 1}:{port}/feed", timeout=2)
+             for i, (_, port) in enumerate(socks)]
+    try:
+        run(store, feeds)
+    finally:
+        for sock, _ in socks:
+            sock.close()
+    for feed in feeds:
+        state = store.feed_state(feed.name)
+        assert state.consecutive_errors == 0, "every host refused: the network is ours to blame"
+        assert "network outage suspected" in state.last_error
+
+
+def test_failures_count_when_other_feeds_answer(feed_server, store):
+    sock, port = closed_port()
+    feed_server.routes["/ok"] = Route(body=rss("fine"))
+    feeds = [Feed("ok", feed_server.url("/ok"), timeout=2),
+             Feed("down", f"http://127.0.0.1:{port}/feed", timeout=2)]
+    try:
+        run(store, feeds)
+    finally:
+        sock.close()
+    assert store.feed_state("down").consecutive_errors == 1

@@ -1,0 +1,163 @@
+"""Scheduling decisions, pure and clock-free: when to poll next, backoff, outages, staleness.
+
+Everything here takes `now` and returns a decision; nothing sleeps or reads the clock, so
+the rules are tested by passing times in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from bot.models import Feed
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """The knobs of scheduling, with the defaults a small server wants."""
+
+    backoff_cap: float = 6 * 3600.0  # failing feeds are retried at least this often, forever
+    jitter: float = 0.1  # ± this fraction of the interval, fixed per feed
+    max_server_delay: float = 24 * 3600.0  # a server may slow us down, but not stop us
+    failing_alert_after: float = 6 * 3600.0  # failing this long → one admin alert
+    stale_factor: float = 10.0  # silent this many usual gaps → stale
+    stale_minimum: float = 3 * 86400.0  # … and at least this long
+
+
+def jitter_offset(feed_name: str, interval: float, fraction: float) -> float:
+    """A stable offset in [-fraction, +fraction] × interval for this feed.
+
+    Stable (a hash of the name, not random) so that a restart keeps the spread, and a
+    thousand feeds with the same interval do not fire in the same second.
+    """
+    digest = hashlib.blake2b(feed_name.encode(), digest_size=8).digest()
+    unit = int.from_bytes(digest, "big") / 2**64  # [0, 1)
+    return (unit * 2 - 1) * fraction * interval
+
+
+def first_poll_delay(feed: Feed, policy: PollPolicy = PollPolicy()) -> float:
+    """Delay before a feed's first poll after start-up: spread over a tenth of its interval."""
+    return abs(jitter_offset(feed.name, feed.interval, policy.jitter))
+
+
+def server_requested_delay(
+    headers: Mapping[str, str], ttl_minutes: int | None, now: datetime
+) -> float | None:
+    """The longest delay the server asked for: Retry-After, Cache-Control max-age, RSS <ttl>."""
+    asked: list[float] = []
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        asked.extend(_retry_after_seconds(retry_after, now))
+    for directive in headers.get("cache-control", "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            asked.append(float(value.strip()))
+    if ttl_minutes and ttl_minutes > 0:
+        asked.append(ttl_minutes * 60.0)
+    return max(asked) if asked else None
+
+
+def _retry_after_seconds(value: str, now: datetime) -> list[float]:
+    value = value.strip()
+    if value.isdigit():
+        return [float(value)]
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return []
+    if when.tzinfo is None:
+        return []
+    return [max(0.0, (when - now).total_seconds())]
+
+
+def backoff_delay(interval: float, consecutive_errors: int, policy: PollPolicy = PollPolicy()) -> float:
+    """The interval doubled per consecutive error, capped (a feed is never given up)."""
+    if consecutive_errors <= 0:
+        return interval
+    cap = max(interval, policy.backoff_cap)
+    return min(cap, interval * 2 ** min(consecutive_errors, 30))
+
+
+def next_poll_time(
+    feed: Feed,
+    now: datetime,
+    *,
+    consecutive_errors: int = 0,
+    headers: Mapping[str, str] | None = None,
+    ttl_minutes: int | None = None,
+    policy: PollPolicy = PollPolicy(),
+) -> datetime:
+    """When to poll this feed next.
+
+    The configured interval is the floor: a server asking for less frequent polling
+    (Retry-After, Cache-Control max-age, <ttl>) is honoured up to a day, never the other
+    way. Failures back off exponentially up to the cap. A stable per-feed jitter spreads
+    feeds that share an interval.
+    """
+    delay = backoff_delay(feed.interval, consecutive_errors, policy)
+    asked = server_requested_delay(headers or {}, ttl_minutes, now)
+    if asked is not None:
+        delay = max(delay, min(asked, policy.max_server_delay))
+    delay = max(1.0, delay + jitter_offset(feed.name, feed.interval, policy.jitter))
+    return now + timedelta(seconds=delay)
+
+
+class OutageDetector:
+    """Tells our own network outage apart from feeds failing.
+
+    When every feed polled recently failed at the transport level (no HTTP answer at all)
+    across several hosts, the fault is ours: those failures must not count against the
+    feeds. Any success in the window means the network works.
+    """
+
+    def __init__(self, window: float = 300.0, min_hosts: int = 3) -> None:
+        self.window = window
+        self.min_hosts = min_hosts
+        self._events: deque[tuple[datetime, str, bool]] = deque()
+
+    def record(self, now: datetime, host: str, ok: bool) -> None:
+        """Remember one poll outcome (ok: the server answered, whatever the status)."""
+        self._events.append((now, host, ok))
+        self._forget(now)
+
+    def is_outage(self, now: datetime) -> bool:
+        """True when nothing answered in the window and several hosts failed."""
+        self._forget(now)
+        if any(ok for _, _, ok in self._events):
+            return False
+        return len({host for _, host, _ in self._events}) >= self.min_hosts
+
+    def _forget(self, now: datetime) -> None:
+        horizon = now - timedelta(seconds=self.window)
+        while self._events and self._events[0][0] < horizon:
+            self._events.popleft()
+
+
+def usual_gap(new_item_times: Sequence[datetime]) -> float | None:
+    """The median gap in seconds between a feed's new items (None with fewer than 3 items)."""
+    times = sorted(new_item_times)
+    if len(times) < 3:
+        return None
+    gaps = sorted((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    return gaps[len(gaps) // 2]
+
+
+def is_stale(
+    new_item_times: Sequence[datetime], now: datetime, policy: PollPolicy = PollPolicy()
+) -> bool:
+    """True when a feed that usually brings news has been silent for much longer than usual."""
+    gap = usual_gap(new_item_times)
+    if gap is None:
+        return False
+    silent = (now - max(new_item_times)).total_seconds()
+    return silent > max(policy.stale_minimum, policy.stale_factor * gap)
+
+
+def is_failing_long(first_error_at: datetime | None, now: datetime,
+                    policy: PollPolicy = PollPolicy()) -> bool:
+    """True when a feed has failed without a success for longer than the alert threshold."""
+    return first_error_at is not None and (now - first_error_at).total_seconds() >= policy.failing_alert_after
