@@ -10,11 +10,14 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import Settings, env_settings
 from bot.errors import ConfigError, NewsbotError
-from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 log = logging.getLogger("bot")
 
@@ -240,6 +243,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _existing_store(settings: Settings) -> Store | None:
+    from bot.store import Store
+
     if not settings.db_path.exists():
         print(f"No database at {settings.db_path} yet: run `newsbot poll` or `newsbot run` first.",
               file=sys.stderr)

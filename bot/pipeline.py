@@ -9,6 +9,7 @@ feed's error and never stops the other feeds of the cycle.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -23,7 +24,7 @@ from bot.errors import ParseError
 from bot.models import Feed, FetchResult, Hit, ParsedFeed, Validators
 from bot.parse import parse_feed
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
-from bot.store import FeedState, NewItem, Recorded, Store
+from bot.store import FeedState, FetchRecord, NewItem, Recorded, Store
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,9 @@ class ParsePool:
         """Parse off the event loop; raises ParseError like parse_feed."""
         loop = asyncio.get_running_loop()
         executor = self._executor(cycle_size)
-        return await loop.run_in_executor(executor, _parse, body, feed, headers, base_url)
+        # A partial of bot.parse.parse_feed: a spawned worker imports bot.parse and no more.
+        job = functools.partial(parse_feed, body, feed=feed, headers=headers, base_url=base_url)
+        return await loop.run_in_executor(executor, job)
 
     def _executor(self, cycle_size: int) -> Executor | None:
         if self._pool is None and (self._processes < 2 or cycle_size < PROCESS_POOL_THRESHOLD):
@@ -113,10 +116,6 @@ class ParsePool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-
-def _parse(body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None) -> ParsedFeed:
-    return parse_feed(body, feed=feed, headers=headers, base_url=base_url)
 
 
 class Pipeline:
@@ -141,6 +140,7 @@ class Pipeline:
         self.policy = policy
         self.outages = outages or OutageDetector()
         self._busy: set[str] = set()
+        self._unchanged: list[FetchRecord] = []
 
     async def run_cycle(self, feeds: Sequence[Feed]) -> CycleReport:
         """Poll these feeds once, concurrently; never raises for a feed's failure."""
@@ -151,6 +151,9 @@ class Pipeline:
         results = await asyncio.gather(
             *(self._poll_feed(feed, states.get(feed.name), len(feeds)) for feed in feeds)
         )
+        unchanged, self._unchanged = self._unchanged, []
+        if unchanged:
+            await asyncio.to_thread(self.store.record_fetches, unchanged)
         unreachable = [(feed, res) for feed, res, _, _ in results if res is not None]
         if unreachable:
             await self._record_unreachable(unreachable, states)
@@ -226,10 +229,9 @@ class Pipeline:
             )
             return feed, None, report, []
         if result.status in ("not_modified", "unchanged"):
-            await asyncio.to_thread(
-                self.store.record_fetch, feed, result, now,
-                next_poll=self._next_poll(feed, now, 0, result.headers),
-            )
+            # Batched: a warm cycle of a thousand 304s is one transaction, not a thousand.
+            self._unchanged.append(FetchRecord(
+                feed, result, now, next_poll=self._next_poll(feed, now, 0, result.headers)))
             return feed, None, FeedReport(feed.name, result.status), []
 
         try:

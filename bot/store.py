@@ -155,6 +155,19 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchRecord:
+    """One poll outcome to remember (see Store.record_fetch)."""
+
+    feed: Feed
+    result: FetchResult
+    now: datetime
+    error: str | None = None
+    bozo: str | None = None
+    next_poll: datetime | None = None
+    count_error: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class FeedHealth:
     """One row of `newsbot status`."""
 
@@ -318,38 +331,15 @@ class Store:
         `count_error=False` records the error text without counting it against the feed
         (our own network outage, not the feed's fault).
         """
-        failed = error is not None or result.status == "error"
-        error_text = error or result.error
+        self.record_fetches(
+            [FetchRecord(feed, result, now, error, bozo, next_poll, count_error)]
+        )
+
+    def record_fetches(self, records: Sequence[FetchRecord]) -> None:
+        """record_fetch for many feeds in one transaction (a cycle of 304s is one commit)."""
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO feed_state (feed, url) VALUES (?, ?) "
-                "ON CONFLICT (feed) DO UPDATE SET url = excluded.url",
-                [feed.name, feed.url],
-            )
-            if failed and not count_error:
-                conn.execute(
-                    """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
-                       next_poll = ? WHERE feed = ?""",
-                    [ts(now), error_text, ts(now), ts(next_poll), feed.name],
-                )
-            elif failed:
-                conn.execute(
-                    """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
-                       first_error_at = COALESCE(first_error_at, ?),
-                       consecutive_errors = consecutive_errors + 1, polls = polls + 1,
-                       next_poll = ? WHERE feed = ?""",
-                    [ts(now), error_text, ts(now), ts(now), ts(next_poll), feed.name],
-                )
-            else:
-                v = result.validators
-                conn.execute(
-                    """UPDATE feed_state SET etag = ?, last_modified = ?, body_hash = ?,
-                       last_ok = ?, last_attempt = ?, consecutive_errors = 0,
-                       first_error_at = NULL, polls = polls + 1, next_poll = ?,
-                       bozo = COALESCE(?, bozo) WHERE feed = ?""",
-                    [v.etag, v.last_modified, v.body_hash, ts(now), ts(now), ts(next_poll),
-                     bozo, feed.name],
-                )
+            for r in records:
+                _record_fetch(conn, r)
 
     def set_next_poll(self, feed: str, next_poll: datetime | None) -> None:
         with self._tx() as conn:
@@ -641,6 +631,41 @@ class Store:
         stats = {k: int(v) for k, v in row.items()}
         stats.update(self.outbox_counts())
         return stats
+
+
+def _record_fetch(conn: sqlite3.Connection, r: FetchRecord) -> None:
+    feed, now, next_poll = r.feed, r.now, r.next_poll
+    failed = r.error is not None or r.result.status == "error"
+    error_text = r.error or r.result.error
+    conn.execute(
+        "INSERT INTO feed_state (feed, url) VALUES (?, ?) "
+        "ON CONFLICT (feed) DO UPDATE SET url = excluded.url",
+        [feed.name, feed.url],
+    )
+    if failed and not r.count_error:
+        conn.execute(
+            """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
+               next_poll = ? WHERE feed = ?""",
+            [ts(now), error_text, ts(now), ts(next_poll), feed.name],
+        )
+    elif failed:
+        conn.execute(
+            """UPDATE feed_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
+               first_error_at = COALESCE(first_error_at, ?),
+               consecutive_errors = consecutive_errors + 1, polls = polls + 1,
+               next_poll = ? WHERE feed = ?""",
+            [ts(now), error_text, ts(now), ts(now), ts(next_poll), feed.name],
+        )
+    else:
+        v = r.result.validators
+        conn.execute(
+            """UPDATE feed_state SET etag = ?, last_modified = ?, body_hash = ?,
+               last_ok = ?, last_attempt = ?, consecutive_errors = 0,
+               first_error_at = NULL, polls = polls + 1, next_poll = ?,
+               bozo = COALESCE(?, bozo) WHERE feed = ?""",
+            [v.etag, v.last_modified, v.body_hash, ts(now), ts(now), ts(next_poll),
+             r.bozo, feed.name],
+        )
 
 
 def _feed_state(r: dict[str, object]) -> FeedState:
