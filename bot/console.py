@@ -66,6 +66,7 @@ def health_json(rows: Sequence[FeedHealth]) -> str:
                 "items": r.items,
                 "next_poll": r.next_poll.isoformat() if r.next_poll else None,
                 "healthy": r.consecutive_errors == 0 and r.last_ok is not None,
+                "health": r.health,
             }
             for r in rows
         ],
@@ -86,6 +87,8 @@ def health_table(rows: Sequence[FeedHealth]) -> str:
             state = "new"
         elif r.consecutive_errors:
             state = "FAILING"
+        elif r.health == "stale":
+            state = "SILENT"
         else:
             state = "ok"
         out.append(

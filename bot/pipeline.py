@@ -142,12 +142,17 @@ class Pipeline:
         self._busy: set[str] = set()
         self._unchanged: list[FetchRecord] = []
 
+    @property
+    def busy(self) -> frozenset[str]:
+        """Names of the feeds being polled right now."""
+        return frozenset(self._busy)
+
     async def run_cycle(self, feeds: Sequence[Feed]) -> CycleReport:
         """Poll these feeds once, concurrently; never raises for a feed's failure."""
         started = self.clock()
         t0 = time.perf_counter()
         report = CycleReport(started=started)
-        states = await asyncio.to_thread(self.store.feed_states)
+        states = await asyncio.to_thread(self.store.feed_states, [f.name for f in feeds])
         results = await asyncio.gather(
             *(self._poll_feed(feed, states.get(feed.name), len(feeds)) for feed in feeds)
         )

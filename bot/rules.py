@@ -4,27 +4,30 @@
 (`FILE:LINE: message`) inside one `ConfigError`, and only returns when everything is valid:
 nothing half-loaded is ever used. The schema is documented in `rules/README.md`.
 
-Compilation puts every alias, context word, topic term and exclusion phrase into one
-Aho-Corasick automaton (keyed by its folded form), so matching an item is one scan.
+Compilation puts every alias into one Aho-Corasick automaton (keyed by its folded form), so
+finding candidates in an item is one scan; context words, topic terms and exclusion phrases go
+into a second automaton, scanned only over items in which an alias occurs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ahocorasick
-import yaml
+
+if TYPE_CHECKING:
+    import yaml
 
 from bot.errors import ConfigError, Problem
 from bot.normalize import WORD_CHARS, fold, fold_keep_case
-
-try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes and marks
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 FILE_KEYS = {"list", "catalogue", "title", "description", "topic", "include", "exclude",
@@ -76,7 +79,14 @@ class AliasSpec:
 class Tables:
     """Compiled matcher tables. `terms[i]` is the folded text of term id i."""
 
-    automaton: Any
+    # Aliases (with their spelling variants) only: every item is scanned with this one, so
+    # context words, topic terms and exclusions that occur in ordinary prose ("AI", "model",
+    # "公司") live in `term_automaton`, scanned only for items in which an alias occurs.
+    automaton: Any  # None when empty (so is term_automaton)
+    term_automaton: Any
+    # ambiguous aliases all of whose context words are aliases too: when nothing else occurs,
+    # the alias scan alone tells that they stay unconfirmed
+    context_in_aliases: frozenset[int]
     terms: tuple[str, ...]
     alias_of: dict[int, AliasSpec]
     entity_lists: dict[str, tuple[str, ...]]
@@ -107,11 +117,97 @@ class Watchlists:
         return tuple(w.id for w in self.lists)
 
 
-def load_watchlists(rules_dir: Path) -> Watchlists:
-    """Read, validate and compile every `rules_dir/*.yaml`; raise ConfigError listing all problems."""
+def load_watchlists(rules_dir: Path, *, cache: bool = True) -> Watchlists:
+    """Read, validate and compile every `rules_dir/*.yaml`; raise ConfigError listing all problems.
+
+    With `cache`, the compiled result of valid rules is kept in a pickle (see `cache_dir`)
+    named by a hash of every rules file's name and bytes, of this code and of the Python
+    version: any edit makes a new key, so a stale table is never used; invalid rules are
+    never cached, so their problems are always reported.
+    """
     files = sorted(
         p for p in Path(rules_dir).glob("*.yaml") if not p.name.startswith(("_", "."))
     )
+    if not cache or not files:
+        return _load(rules_dir, files)
+    try:
+        path = _cache_path(rules_dir, files)
+    except OSError:  # a file vanished or cannot be read: the full load reports it
+        return _load(rules_dir, files)
+    try:
+        with path.open("rb") as fh:
+            cached = pickle.load(fh)
+        if isinstance(cached, Watchlists):
+            return cached
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: rebuild it
+        pass
+    watchlists = _load(rules_dir, files)
+    _store_cache(path, watchlists)
+    return watchlists
+
+
+def cache_dir() -> Path:
+    """Where compiled watchlists are cached: $NEWSBOT_CACHE_DIR, else the XDG cache dir."""
+    if os.environ.get("NEWSBOT_CACHE_DIR"):
+        return Path(os.environ["NEWSBOT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newsbot"
+
+
+_CACHE_KEEP = 8  # compiled tables kept per cache dir (one per rules version in use)
+
+
+def _cache_path(rules_dir: Path, files: list[Path]) -> Path:
+    digest = hashlib.sha256(f"v1 {sys.version} {ahocorasick.__dict__.get('__version__')}"
+                            .encode())
+    here = Path(__file__).resolve().parent
+    for code in (here / "rules.py", here / "normalize.py"):
+        digest.update(code.read_bytes())
+    digest.update(_opencc_stamp().encode())
+    lib = Path(getattr(ahocorasick, "__file__", None) or sys.executable).stat()
+    digest.update(f"{lib.st_size} {lib.st_mtime_ns}".encode())  # the automaton's pickle format
+    for path in files:
+        data = path.read_bytes()
+        digest.update(f"\0{path.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return cache_dir() / f"watchlists-{digest.hexdigest()[:32]}.pickle"
+
+
+def _opencc_stamp() -> str:
+    """Size and mtime of OpenCC's character table (found without importing OpenCC)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("opencc")
+    if spec is None or spec.origin is None:
+        return "no-opencc"
+    st = (Path(spec.origin).parent / "dictionary" / "TSCharacters.txt").stat()
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _store_cache(path: Path, watchlists: Watchlists) -> None:
+    """Write the pickle atomically (a reader never sees half a file); failures only cost speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".watchlists-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(watchlists, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        old = sorted(path.parent.glob("watchlists-*.pickle"), key=lambda p: p.stat().st_mtime)
+        for stale in old[:-_CACHE_KEEP]:
+            stale.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError):
+        pass
+
+
+def _load(rules_dir: Path, files: list[Path]) -> Watchlists:
+    # PyYAML costs ~35 ms to import; a run that finds its tables in the cache never needs it
+    global yaml
+    import yaml
+
     loader = _RulesReader(str(rules_dir))
     for path in files:
         loader.read_file(path)
@@ -186,7 +282,9 @@ class _RulesReader:
     def read_file(self, path: Path) -> None:
         file = str(path)
         try:
-            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+            # libyaml is ~10x faster; the pure-Python loader gives the same nodes and marks
+            fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=fast)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
@@ -268,7 +366,8 @@ class _RulesReader:
         zh = self.strings(file, m.get("zh"), "Chinese name", allow_scalar=True)
         ent = _Entity(eid, name, zh, [], self.strings(file, m.get("context"), "context word"),
                       self.strings(file, m.get("exclude"), "exclusion"), wl.id, file, line)
-        ent.aliases.append(self.plain_alias(file, m["name"], name, False))
+        if "name" in m:  # missing: reported above; keep checking the rest of the entity
+            ent.aliases.append(self.plain_alias(file, m["name"], name, False))
         for z, zn in zip(zh, self.seq(file, m.get("zh"), allow_scalar=True)):
             ent.aliases.append(self.plain_alias(file, zn, z, False))
         for key, product in (("aliases", False), ("products", True)):
@@ -469,6 +568,7 @@ class _RulesReader:
                 yields[wl.id] = tuple(lid for lid, _ in wl.yields_to)
 
         automaton = ahocorasick.Automaton()
+        context_in_aliases: set[int] = set()
         term_list = [""] * len(terms)
         extra: list[tuple[str, int]] = []
         for key, sid in terms.items():
@@ -477,12 +577,22 @@ class _RulesReader:
             if sid not in alias_of and key[-1] in WORD_CHARS and key[-1].isalpha():
                 extra.append((key + "s", sid))  # context/topic words also match their plural
         # exact keys first, so a generated variant never shadows a term someone wrote
+        term_automaton = ahocorasick.Automaton()
+        added: set[str] = set()
         for form, sid in [(k, s) for k, s in terms.items()] + extra:
-            if form not in automaton:
-                automaton.add_word(form, (sid, len(form), form[0] in WORD_CHARS,
-                                          form[-1] in WORD_CHARS, form[-1].isalpha(),
-                                          sid in alias_of))
-        automaton.make_automaton()
+            if form not in added:
+                added.add(form)
+                target = automaton if sid in alias_of else term_automaton
+                target.add_word(form, (sid, len(form), form[0] in WORD_CHARS,
+                                       form[-1] in WORD_CHARS, form[-1].isalpha(),
+                                       sid in alias_of))
+        # an empty automaton cannot scan: None stands for "nothing to find"
+        automaton = _finished(automaton)
+        term_automaton = _finished(term_automaton)
+        alias_terms = alias_of.keys()
+        for sid, spec in alias_of.items():
+            if spec.context and all(c in alias_terms for c in spec.context):
+                context_in_aliases.add(sid)
 
         fuzzy_index: dict[str, list[tuple[str, int]]] = {}
         for sid, spec in alias_of.items():
@@ -501,6 +611,8 @@ class _RulesReader:
         )
         tables = Tables(
             automaton=automaton,
+            term_automaton=term_automaton,
+            context_in_aliases=frozenset(context_in_aliases),
             terms=tuple(term_list),
             alias_of=alias_of,
             entity_lists={k: tuple(v) for k, v in entity_lists.items()},
@@ -512,6 +624,13 @@ class _RulesReader:
             fuzzy_index={k: tuple(v) for k, v in fuzzy_index.items()},
         )
         return Watchlists(lists=lists, entities=infos, tables=tables)
+
+
+def _finished(automaton: Any) -> Any:
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
 
 
 def _guarded(a: _Alias) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Literal
 
 from bot.models import Feed
 
@@ -161,3 +162,20 @@ def is_failing_long(first_error_at: datetime | None, now: datetime,
                     policy: PollPolicy = PollPolicy()) -> bool:
     """True when a feed has failed without a success for longer than the alert threshold."""
     return first_error_at is not None and (now - first_error_at).total_seconds() >= policy.failing_alert_after
+
+
+Health = Literal["ok", "failing", "stale"]
+
+
+def assess_health(
+    first_error_at: datetime | None,
+    new_item_times: Sequence[datetime],
+    now: datetime,
+    policy: PollPolicy = PollPolicy(),
+) -> Health:
+    """A feed's health: failing for too long, silent for too long, or ok."""
+    if is_failing_long(first_error_at, now, policy):
+        return "failing"
+    if first_error_at is None and is_stale(new_item_times, now, policy):
+        return "stale"
+    return "ok"

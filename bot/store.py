@@ -119,6 +119,42 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_notices_and_health(db: Database) -> None:
+    # Admin notices (failing feeds, broken config) travel through the outbox like alerts,
+    # so they get the same rate limits, retries and crash safety: alert_id becomes
+    # optional and a notice carries its own text.
+    _run(
+        db,
+        """
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            text TEXT,
+            UNIQUE (alert_id, chat_id),
+            CHECK ((alert_id IS NULL) != (text IS NULL))
+        );
+        INSERT INTO outbox_new (id, alert_id, chat_id, state, attempts, next_try, last_error,
+                                message_id, created, sent_at)
+            SELECT id, alert_id, chat_id, state, attempts, next_try, last_error, message_id,
+                   created, sent_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_new RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (state, next_try);
+        ALTER TABLE feed_state ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+        ALTER TABLE feed_state ADD COLUMN health_since TEXT
+        """,
+    )
+
+
 def ts(moment: datetime | None) -> str | None:
     """Aware datetime -> sortable UTC text (None stays None)."""
     if moment is None:
@@ -168,6 +204,18 @@ class FetchRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthInput:
+    """What the health check needs to know about one feed."""
+
+    feed: str
+    health: str
+    since: datetime | None
+    first_error_at: datetime | None
+    last_error: str | None
+    arrivals: tuple[datetime, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FeedHealth:
     """One row of `newsbot status`."""
 
@@ -179,6 +227,7 @@ class FeedHealth:
     consecutive_errors: int
     items: int
     next_poll: datetime | None
+    health: str = "ok"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,14 +274,15 @@ class Subscriber:
 
 @dataclass(frozen=True, slots=True)
 class OutboxJob:
-    """One pending delivery of one alert to one chat."""
+    """One pending delivery to one chat: an alert (`item`) or an admin notice (`text`)."""
 
     id: int
-    alert_id: int
+    alert_id: int | None
     chat_id: int
     chat_kind: str
     attempts: int
-    item: StoredItem
+    item: StoredItem | None
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,9 +345,23 @@ class Store:
 
     # ---- feed state -------------------------------------------------------------------
 
-    def feed_states(self) -> dict[str, FeedState]:
-        """Every feed's remembered state, by feed name."""
-        return {r["feed"]: _feed_state(r) for r in self._rows("SELECT * FROM feed_state")}
+    def feed_states(self, names: Sequence[str] | None = None) -> dict[str, FeedState]:
+        """The remembered state of these feeds (default: every feed), by feed name."""
+        if names is None:
+            rows = self._rows("SELECT * FROM feed_state")
+        else:
+            rows = []
+            for start in range(0, len(names), 500):
+                chunk = list(names[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows += self._rows(f"SELECT * FROM feed_state WHERE feed IN ({marks})", chunk)
+        return {r["feed"]: _feed_state(r) for r in rows}
+
+    def poll_schedule(self) -> dict[str, datetime | None]:
+        """Each known feed's next poll time (cheap: read every tick)."""
+        with self._lock:
+            rows = self.db.conn.execute("SELECT feed, next_poll FROM feed_state").fetchall()
+        return {feed: from_ts(when) for feed, when in rows}
 
     def feed_state(self, feed: str) -> FeedState | None:
         rows = self._rows("SELECT * FROM feed_state WHERE feed = ?", [feed])
@@ -340,6 +404,38 @@ class Store:
         with self._tx() as conn:
             for r in records:
                 _record_fetch(conn, r)
+
+    def health_inputs(self, recent: int = 20) -> list[HealthInput]:
+        """Per known feed: its recorded health, failure start and recent arrival times.
+
+        Arrival times are the first_seen of non-backfill items (a backfill arrives all at
+        once and says nothing about the feed's cadence).
+        """
+        rows = self._rows("SELECT feed, health, health_since, first_error_at, last_error FROM feed_state")
+        times: dict[str, list[datetime]] = {}
+        for r in self._rows(
+            """SELECT feed, first_seen FROM (
+                 SELECT feed, first_seen, ROW_NUMBER() OVER (
+                   PARTITION BY feed ORDER BY first_seen DESC) AS n
+                 FROM items WHERE backfill = 0) WHERE n <= ?""",
+            [recent],
+        ):
+            times.setdefault(r["feed"], []).append(from_ts(r["first_seen"]))
+        return [
+            HealthInput(
+                feed=r["feed"], health=r["health"], since=from_ts(r["health_since"]),
+                first_error_at=from_ts(r["first_error_at"]), last_error=r["last_error"],
+                arrivals=tuple(sorted(times.get(r["feed"], ()))),
+            )
+            for r in rows
+        ]
+
+    def set_health(self, feed: str, health: str, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE feed_state SET health = ?, health_since = ? WHERE feed = ?",
+                [health, ts(now), feed],
+            )
 
     def set_next_poll(self, feed: str, next_poll: datetime | None) -> None:
         with self._tx() as conn:
@@ -402,22 +498,32 @@ class Store:
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxJob]:
         """Pending deliveries whose time has come, oldest first."""
         rows = self._rows(
-            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, s.kind AS chat_kind, a.item_id
-               FROM outbox o JOIN alerts a ON a.id = o.alert_id
+            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, o.text, s.kind AS chat_kind,
+                      a.item_id
+               FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id
                LEFT JOIN subscribers s ON s.chat_id = o.chat_id
                WHERE o.state = 'pending' AND o.next_try <= ?
                ORDER BY o.next_try, o.id LIMIT ?""",
             [ts(now), limit],
         )
-        items = self._items_by_id({r["item_id"] for r in rows})
+        items = self._items_by_id({r["item_id"] for r in rows if r["item_id"] is not None})
         return [
             OutboxJob(
                 id=r["id"], alert_id=r["alert_id"], chat_id=r["chat_id"],
                 chat_kind=r["chat_kind"] or "private", attempts=r["attempts"],
-                item=items[r["item_id"]],
+                item=items.get(r["item_id"]), text=r["text"],
             )
             for r in rows
         ]
+
+    def enqueue_notice(self, chat_ids: Sequence[int], html: str, now: datetime) -> int:
+        """Queue an admin notice (Telegram HTML) for these chats; returns rows queued."""
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO outbox (chat_id, text, next_try, created) VALUES (?,?,?,?)",
+                [(chat, html, ts(now), ts(now)) for chat in chat_ids],
+            )
+        return len(chat_ids)
 
     def next_due(self) -> datetime | None:
         """When the earliest pending delivery becomes due (None when the outbox is empty)."""
@@ -603,6 +709,7 @@ class Store:
         counts = {r["feed"]: r["n"] for r in self._rows(
             "SELECT feed, COUNT(*) AS n FROM items GROUP BY feed")}
         states = self.feed_states()
+        healths = {r["feed"]: r["health"] for r in self._rows("SELECT feed, health FROM feed_state")}
         targets = [(f.name, f.url) for f in feeds] if feeds is not None else sorted(
             (s.feed, s.url) for s in states.values())
         out = []
@@ -616,6 +723,7 @@ class Store:
                 consecutive_errors=s.consecutive_errors if s else 0,
                 items=counts.get(name, 0),
                 next_poll=s.next_poll if s else None,
+                health=healths.get(name, "ok"),
             ))
         return out
 
