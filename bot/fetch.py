@@ -338,7 +338,7 @@ class PoolPerOrigin(httpx.AsyncBaseTransport):
         self,
         per_host: int,
         max_idle_pools: int,
-        verify: ssl.SSLContext,
+        verify: ssl.SSLContext | Callable[[], ssl.SSLContext],
         *,
         network_backend: httpcore.AsyncNetworkBackend | None = None,
         keepalive_expiry: float = 5.0,
@@ -388,6 +388,9 @@ class PoolPerOrigin(httpx.AsyncBaseTransport):
         for pool in pools:
             await pool.aclose()
 
+    def _tls(self) -> ssl.SSLContext:
+        return self._verify() if callable(self._verify) else self._verify
+
     def _checkout(self, origin: Origin) -> tuple[_Pool, int]:
         pool = self._pools.get(origin)
         if pool is None:
@@ -397,7 +400,8 @@ class PoolPerOrigin(httpx.AsyncBaseTransport):
         if load and len(pool.connections) < self._per_host:
             pool.connections.append(
                 httpcore.AsyncConnectionPool(
-                    ssl_context=self._verify,
+                    # Loading the CA bundle costs ~0.2 s: only when a feed is https.
+                    ssl_context=self._tls() if origin[0] == b"https" else None,
                     max_connections=1,
                     max_keepalive_connections=1,
                     keepalive_expiry=self._keepalive_expiry,
@@ -474,7 +478,7 @@ class Fetcher:
         self._per_host: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
         if transport is None:
             idle_pools = max(4, limits.max_concurrency // limits.max_per_host)
-            transport = PoolPerOrigin(limits.max_per_host, idle_pools, _tls_context())
+            transport = PoolPerOrigin(limits.max_per_host, idle_pools, _tls_context)
         # Requests go straight to the transport: we follow redirects, keep no cookies and need
         # no auth, so httpx.AsyncClient's machinery would only cost CPU (~25% of a 304).
         self._transport = transport

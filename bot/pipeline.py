@@ -22,7 +22,6 @@ from typing import Literal, Protocol
 
 from bot.errors import ParseError
 from bot.models import Feed, FetchResult, Hit, ParsedFeed, Validators
-from bot.parse import parse_feed
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
 from bot.store import FeedState, FetchRecord, NewItem, Recorded, Store
 
@@ -94,6 +93,8 @@ class ParsePool:
     async def parse(self, body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None,
                     *, cycle_size: int) -> ParsedFeed:
         """Parse off the event loop; raises ParseError like parse_feed."""
+        from bot.parse import parse_feed  # feedparser costs ~0.1 s to import: not for 304s
+
         loop = asyncio.get_running_loop()
         executor = self._executor(cycle_size)
         # A partial of bot.parse.parse_feed: a spawned worker imports bot.parse and no more.
