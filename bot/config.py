@@ -1,4 +1,4 @@
-"""Configuration: environment settings and feeds.yaml, read once into frozen objects.
+"""Configuration: feeds.yaml (and, re-exported, the environment settings), read once.
 
 Every mistake in feeds.yaml is reported as `FILE:LINE: message`; all of them at once, and
 nothing half-loaded is returned.
@@ -6,9 +6,7 @@ nothing half-loaded is returned.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +15,10 @@ import yaml
 
 from bot.errors import ConfigError, Problem
 from bot.models import Feed
+from bot.settings import Settings, env_settings, settings_from_env
+
+__all__ = ["FeedsConfig", "Settings", "env_settings", "load_feeds", "parse_duration",
+           "parse_feeds", "settings_from_env"]
 
 DEFAULT_INTERVAL = 600.0
 DEFAULT_TIMEOUT = 20.0
@@ -32,53 +34,11 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Process settings from the command line and environment."""
-
-    feeds_path: Path = Path("feeds.yaml")
-    rules_dir: Path = Path("rules")
-    db_path: Path = Path("data/newsbot.db")
-    telegram_token: str | None = None
-    telegram_api_url: str = "https://api.telegram.org"
-    admins: tuple[int, ...] = ()
-    log_level: str = "INFO"
-    log_format: str = "text"
-
-
-@dataclass(frozen=True, slots=True)
 class FeedsConfig:
     """feeds.yaml, validated. `warnings` are located but not fatal."""
 
     feeds: tuple[Feed, ...]
     warnings: tuple[Problem, ...] = ()
-
-
-def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
-    """Build Settings from environment variables; explicit overrides (CLI options) win."""
-    admins_raw = env.get("NEWSBOT_ADMINS", "")
-    admins: list[int] = []
-    for part in admins_raw.replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            admins.append(int(part))
-        except ValueError:
-            raise ConfigError(
-                [Problem("NEWSBOT_ADMINS", 0, f"{part!r} is not a Telegram user id (an integer)")]
-            ) from None
-    values: dict[str, object] = {
-        "feeds_path": Path(env.get("NEWSBOT_FEEDS", "feeds.yaml")),
-        "rules_dir": Path(env.get("NEWSBOT_RULES", "rules")),
-        "db_path": Path(env.get("NEWSBOT_DB", "data/newsbot.db")),
-        "telegram_token": env.get("TELEGRAM_BOT_TOKEN") or None,
-        "telegram_api_url": (env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
-        "admins": tuple(admins),
-        "log_level": env.get("NEWSBOT_LOG_LEVEL", "INFO").upper(),
-        "log_format": env.get("NEWSBOT_LOG_FORMAT", "text").lower(),
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def parse_duration(value: object) -> float:
@@ -281,8 +241,3 @@ def _mapping(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
 
 def _at(filename: str, node: yaml.Node, message: str) -> Problem:
     return Problem(filename, node.start_mark.line + 1, message)
-
-
-def env_settings(**overrides: object) -> Settings:
-    """Settings from the process environment (only the CLI calls this)."""
-    return settings_from_env(os.environ, **overrides)

@@ -3,10 +3,12 @@
 How an item is decided, in order:
 
 1. Both fields are folded (`bot.normalize`) and scanned once with the Aho-Corasick automaton
-   of every alias, context word, topic term and exclusion. Latin-script patterns must sit on
-   word boundaries ("Yi" never matches inside "Yield"; a version digit may follow: "Qwen3");
-   CJK patterns match as substrings. Latin tokens that are no exact alias are checked for
-   typos against long aliases (see `bot.rules.FUZZY_LEN_1`), memoized per token.
+   of every alias. Latin-script patterns must sit on word boundaries ("Yi" never matches
+   inside "Yield"; a version digit may follow: "Qwen3"); CJK patterns match as substrings.
+   Latin tokens that are no exact alias are checked for typos against long aliases (see
+   `bot.rules.FUZZY_LEN_1`), memoized per token. Only when an alias occurs (about one item
+   in ten) is the text scanned a second time, for context words, topic terms and exclusions,
+   and only then are offsets mapped back to the original text when folding moved them.
 2. An alias occurrence is dropped when a case-sensitive alias is spelled in another case, or
    when one of its exclusion phrases (alias, entity or list level) overlaps it.
 3. An ambiguous alias (one with `context:`) counts only if one of its context words occurs in
@@ -27,17 +29,26 @@ alerts on hits whose list is non-empty. Spans are offsets in the original field 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from bot.models import Hit
-from bot.normalize import WORD_CHARS, fold_keep_case, fold_with_map
+from bot.normalize import (
+    WORD_CHARS,
+    char_offset,
+    fold_aligned,
+    fold_keep_case,
+    offset_map,
+    scan_form,
+)
 from bot.rules import FUZZY_LEN_1, FUZZY_LEN_2, AliasSpec, Tables, Watchlists
 
 _ENGLISH_ENDINGS = ("ing", "ed", "er", "ers", "ly", "tion", "s")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ is several times slower
 class _Occurrence:
     sid: int
     spec: AliasSpec
@@ -52,15 +63,22 @@ class _Occurrence:
 class _Folded:
     """Title and summary folded as one text, with the way back to original offsets."""
 
+    __slots__ = ("title", "summary", "split", "text", "scanned", "aligned", "_map")
+
     def __init__(self, title: str, summary: str) -> None:
         self.title, self.summary = title, summary
         self.split = len(title) + 1  # original offset where the summary starts
-        self.text, self.index = fold_with_map(title + "\n" + summary)
+        self.text, self.aligned = fold_aligned(title + "\n" + summary)
+        self.scanned = scan_form(self.text)  # what the automata read (bytes as characters)
+        self._map: tuple[list[int], list[int]] | None = None
 
     def original(self, start: int, end: int) -> tuple[str, int, int]:
         """Map a folded [start, end) to (field, start, end) in the original field text."""
-        if self.index is not None:
-            start, end = self.index[start], self.index[end - 1] + 1
+        if not self.aligned:
+            if self._map is None:  # built on the first hit only: most items have none
+                self._map = offset_map(self.title + "\n" + self.summary)
+            starts, ends = self._map
+            start, end = starts[start], ends[end - 1]
         if start >= self.split:
             return "summary", start - self.split, end - self.split
         return "title", start, end
@@ -69,35 +87,54 @@ class _Folded:
         return self.title if field == "title" else self.summary
 
 
-def _scan(folded: _Folded, t: Tables) -> tuple[dict[int, list[tuple[int, int, float]]], bool]:
-    """Every term id found in the folded text with its spans and score; and whether an alias is."""
-    text = folded.text
+Found = dict[int, list[tuple[int, int, float]]]
+
+
+def _scan(folded: _Folded, automaton: Any, found: Found) -> bool:
+    """Add every term of `automaton` found in the folded text to `found`; True if any was."""
+    if automaton is None:
+        return False
+    text, scanned = folded.text, folded.scanned
     size = len(text)
-    found: dict[int, list[tuple[int, int, float]]] = {}
-    alias_seen = False
-    for last, (sid, length, left, right, alpha_end, is_alias) in t.automaton.iter(text):
+    seen = False
+    for last, (sid, length, left, right, alpha_end, _) in automaton.iter(scanned):
         start = last - length + 1
+        if scanned is not text:  # byte offsets → character offsets
+            start = char_offset(scanned, start)
+            last = char_offset(scanned, last + 1) - 1
         if left and start and text[start - 1] in WORD_CHARS:
             continue
         if right and last + 1 < size:
             nxt = text[last + 1]
             if nxt in WORD_CHARS and not (alpha_end and nxt.isdigit()):
                 continue
-        alias_seen = alias_seen or is_alias
+        seen = True
         if sid in found:
             found[sid].append((start, last + 1, 100.0))
         else:
             found[sid] = [(start, last + 1, 100.0)]
-    if t.fuzzy_index:
-        alias_seen = _scan_typos(text, t, found) or alias_seen
-    return found, alias_seen
+    return seen
 
 
-def _scan_typos(text: str, t: Tables, found: dict[int, list[tuple[int, int, float]]]) -> bool:
+# Necessary for a typo check: a whitespace-separated ASCII token of FUZZY_LEN_1 characters or
+# more that starts with a letter (the folded text is lower case).
+_LATIN_RUN = re.compile("[a-z][\x00-\x08\x0e-\x1b\x21-\x7f]{%d}" % (FUZZY_LEN_1 - 1))
+_MAX_MISSES = 200_000
+
+
+def _scan_typos(text: str, t: Tables, found: Found) -> bool:
     """Add typo matches of long aliases to `found`; most tokens are known misses (a C-speed set
     difference), so only a new token costs a lookup."""
-    tokens = set(text.split())  # folded text: punctuation is space already
-    tokens -= t.fuzzy_misses
+    if not text.isascii() and _LATIN_RUN.search(text) is None:
+        return False  # e.g. Chinese text: no Latin word long enough for a typo check
+    misses = t.fuzzy_misses
+    if len(misses) > _MAX_MISSES:  # a memo, not a leak: unique words keep arriving
+        misses.clear()
+    words = text.split()  # folded text: punctuation is space already
+    if misses.issuperset(words):  # the usual case once the memo is warm
+        return False
+    tokens = set(words)
+    tokens -= misses
     seen = False
     for token in tokens:
         result = t.fuzzy_memo.get(token)
@@ -105,7 +142,7 @@ def _scan_typos(text: str, t: Tables, found: dict[int, list[tuple[int, int, floa
             if len(token) >= FUZZY_LEN_1 and token.isascii() and token[0].isalpha():
                 result = _closest_alias(token, t)
             if result is None:
-                t.fuzzy_misses.add(token)
+                misses.add(token)
                 continue
             t.fuzzy_memo[token] = result
         sid, score = result
@@ -144,14 +181,37 @@ def _closest_alias(token: str, t: Tables) -> tuple[int, float] | None:
 Trace = Callable[[str], None]
 
 
+def _where(occ: _Occurrence, kind: str = "") -> str:
+    return f"{occ.spec.entity} via {kind}{occ.spec.text!r} ({occ.field} {occ.start}-{occ.end})"
+
+
+def _all_unconfirmed(found: Found, t: Tables) -> bool:
+    """True when every alias found is ambiguous, its context words are all aliases, and none
+    of them occurs: then nothing can be kept, and the second scan is skipped ("源" in "能源")."""
+    ctx_ok = t.context_in_aliases
+    alias_of = t.alias_of
+    for sid in found:
+        if sid not in ctx_ok:
+            return False
+        if any(c in found for c in alias_of[sid].context):
+            return False
+    return True
+
+
 def _decide(title: str, summary: str, wl: Watchlists, trace: Trace | None = None) -> list[Hit]:
     t = wl.tables
     folded = _Folded(title, summary)
-    found, alias_seen = _scan(folded, t)
+    found: Found = {}
+    alias_seen = _scan(folded, t.automaton, found)
+    if t.fuzzy_index:
+        alias_seen = _scan_typos(folded.text, t, found) or alias_seen
     if not alias_seen:
         if trace:
             trace("no alias of any watched entity occurs")
         return []
+    if trace is None and _all_unconfirmed(found, t):
+        return []
+    _scan(folded, t.term_automaton, found)
     terms = t.terms
 
     def occurs_over(sids: Iterable[int], at: int, to: int) -> int | None:
@@ -170,21 +230,22 @@ def _decide(title: str, summary: str, wl: Watchlists, trace: Trace | None = None
         for at, to, score in spans:
             field, start, end = folded.original(at, to)
             occ = _Occurrence(sid, spec, field, start, end, score, at, to)
-            where = f"{spec.entity} via {spec.text!r} ({field} {start}-{end})"
             if spec.case_form is not None:
                 written = fold_keep_case(folded.source(field)[start:end]).strip()
                 if written != spec.case_form:
-                    trace and trace(f"stopped {where}: case-sensitive alias written {written!r}")
+                    if trace:
+                        trace(f"stopped {_where(occ)}: case-sensitive alias written {written!r}")
                     continue
-            x = occurs_over(spec.exclude, at, to)
+            x = occurs_over(spec.exclude, at, to) if spec.exclude else None
             if x is not None:
-                trace and trace(f"stopped {where}: inside exclusion {terms[x]!r}")
+                if trace:
+                    trace(f"stopped {_where(occ)}: inside exclusion {terms[x]!r}")
                 continue
             (pending if spec.context else kept).append(occ)
     confirmed = {o.spec.entity for o in kept}
     for occ in pending:
         spec = occ.spec
-        where = f"{spec.entity} via ambiguous {spec.text!r} ({occ.field} {occ.start}-{occ.end})"
+        where = _where(occ, "ambiguous ") if trace else ""
         excl = next((x for x in spec.exclude if x in found), None)
         if excl is not None:
             trace and trace(f"stopped {where}: exclusion {terms[excl]!r} occurs in the item")
@@ -195,8 +256,9 @@ def _decide(title: str, summary: str, wl: Watchlists, trace: Trace | None = None
         elif spec.entity in confirmed:
             trace and trace(f"kept {where}: {spec.entity} is named unambiguously too")
         else:
-            words = ", ".join(repr(terms[c]) for c in spec.context)
-            trace and trace(f"stopped {where}: no context word ({words})")
+            if trace:
+                words = ", ".join(repr(terms[c]) for c in spec.context)
+                trace(f"stopped {where}: no context word ({words})")
             continue
         kept.append(occ)
     mentioned = {o.spec.entity for o in kept}
@@ -210,7 +272,9 @@ def _decide(title: str, summary: str, wl: Watchlists, trace: Trace | None = None
     for list_id in t.list_topic:
         product = next((o for o in kept if list_id in o.spec.implies), None)
         term = topic_found.get(list_id)
-        maker = next((e for e in t.list_implied_by[list_id] if e in mentioned), None)
+        implied = t.list_implied_by[list_id]
+        maker = (next((e for e in implied if e in mentioned), None)
+                 if not implied.isdisjoint(mentioned) else None)
         if product is not None:
             applies[list_id] = f"product {product.spec.text!r} implies it"
             by_product.add(list_id)
@@ -254,6 +318,11 @@ def match_item(title: str, summary: str, watchlists: Watchlists) -> list[Hit]:
     return _decide(title, summary, watchlists)
 
 
+_NO_HITS = '{"id": %s, "entities": [], "lists": [], "hits": []}'
+# what json.dumps(x, ensure_ascii=False) writes, without building an encoder on every call
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def match_jsonl(lines: Iterable[str], watchlists: Watchlists) -> Iterator[str]:
     """`newsbot match`: one JSON output line per JSON input line {"id","title","summary"}."""
     for n, line in enumerate(lines, 1):
@@ -268,10 +337,13 @@ def match_jsonl(lines: Iterable[str], watchlists: Watchlists) -> Iterator[str]:
             yield json.dumps({"id": None, "error": f"line {n}: {exc}"}, ensure_ascii=False)
             continue
         hits = _decide(title, summary, watchlists)
+        if not hits:  # most items: the same text json.dumps would write, without building it
+            yield _NO_HITS % _to_json(obj.get("id"))
+            continue
         entities = sorted({h.entity for h in hits})
         lists = sorted({h.list for h in hits if h.list})
-        yield json.dumps({"id": obj.get("id"), "entities": entities, "lists": lists,
-                          "hits": [h.as_dict() for h in hits]}, ensure_ascii=False)
+        yield _to_json({"id": obj.get("id"), "entities": entities, "lists": lists,
+                        "hits": [h.as_dict() for h in hits]})
 
 
 def explain(text: str, watchlists: Watchlists) -> str:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import yaml
 
 from bot.errors import ConfigError, Problem
-from bot.normalize import WORD_CHARS, fold, fold_keep_case
+from bot.normalize import WORD_CHARS, fold, fold_keep_case, scan_form
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 FILE_KEYS = {"list", "catalogue", "title", "description", "topic", "include", "exclude",
@@ -583,9 +583,10 @@ class _RulesReader:
             if form not in added:
                 added.add(form)
                 target = automaton if sid in alias_of else term_automaton
-                target.add_word(form, (sid, len(form), form[0] in WORD_CHARS,
-                                       form[-1] in WORD_CHARS, form[-1].isalpha(),
-                                       sid in alias_of))
+                key = scan_form(form)  # the byte spelling texts are scanned in
+                target.add_word(key, (sid, len(key), form[0] in WORD_CHARS,
+                                      form[-1] in WORD_CHARS, form[-1].isalpha(),
+                                      sid in alias_of))
         # an empty automaton cannot scan: None stands for "nothing to find"
         automaton = _finished(automaton)
         term_automaton = _finished(term_automaton)

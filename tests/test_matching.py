@@ -14,7 +14,7 @@ DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
 @pytest.fixture(scope="module")
 def wl():
-    return load_watchlists(ROOT / "rules")
+    return load_watchlists(ROOT / "rules", cache=False)
 
 
 def found(wl, title, summary=""):
@@ -92,6 +92,42 @@ def test_spans_point_into_the_original_field_text(wl):
     hits = [h for h in match_item("Straße news", summary, wl) if h.entity == "tencent"]
     assert {summary[h.start:h.end] for h in hits} == {"騰訊"}
     assert all(h.field == "summary" for h in hits)
+
+
+def test_spans_survive_folds_that_change_length(wl):
+    # "…" expands, the accent composes with its letter, full-width letters narrow: the folded
+    # text is not aligned with the original, and the span must still cover what was written
+    summary = "Cafe\u0301 news… ＤｅｅｐＳｅｅｋ ﬁnds 騰訊混元"
+    hits = match_item("Straße…", summary, wl)
+    written = {(h.entity, summary[h.start:h.end]) for h in hits if h.field == "summary"}
+    assert ("deepseek", "ＤｅｅｐＳｅｅｋ") in written
+    assert ("tencent", "騰訊") in written or ("tencent", "混元") in written
+
+
+def test_spans_are_characters_after_multibyte_text(wl):
+    # the automata read UTF-8 bytes: offsets must come back as character offsets
+    summary = "🤖𠀋 résumé: 百度的文心一言 and Baidu's Ernie Bot, \ud800 ok"
+    hits = match_item("", summary, wl)
+    assert {summary[h.start:h.end] for h in hits if h.entity == "baidu"} <= {
+        "百度", "文心一言", "Baidu", "Ernie Bot"}
+    assert any(summary[h.start:h.end] == "百度" for h in hits)
+    assert found(wl, "Café Kimi chatbot")[0] == {"moonshot"}  # "é" is a word character
+    assert found(wl, "Cafékimi chatbot")[0] == set()
+
+
+def test_typo_memo_gives_the_same_answer_every_time(wl):
+    for _ in range(3):  # the first call fills the memo, later ones read it
+        assert found(wl, "Bytedanse unveils a chatbot")[0] == {"bytedance"}
+        assert found(wl, "The company unveils a chatbot")[0] == set()
+        assert found(wl, "", "报道称 Bytedanse 发布了新模型")[0] == {"bytedance"}  # in Chinese
+
+
+def test_fast_no_hit_output_equals_the_json_form(wl):
+    for ident in ("x", 7, None, "引号\"", ["a"]):
+        line = json.dumps({"id": ident, "title": "weather", "summary": "rain"})
+        (out,) = match_jsonl([line], wl)
+        expected = {"id": ident, "entities": [], "lists": [], "hits": []}
+        assert out == json.dumps(expected, ensure_ascii=False)
 
 
 def test_hits_are_sorted_and_one_per_entity_list_field(wl):

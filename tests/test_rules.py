@@ -10,6 +10,14 @@ from bot.rules import load_watchlists
 RULES = Path(__file__).resolve().parents[1] / "rules"
 
 
+@pytest.fixture(autouse=True)
+def cache_in_tmp(tmp_path, monkeypatch):
+    """Compiled rules are cached in a fresh folder per test, never in the user's cache."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("NEWSBOT_CACHE_DIR", str(folder))
+    return folder
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     (tmp_path / name).write_text(text, encoding="utf-8")
     return tmp_path
@@ -92,3 +100,58 @@ def test_ambiguous_alias_without_context_is_an_error(tmp_path):
           "  - id: a\n    name: A\n    aliases:\n      - {name: Spark, ambiguous: true}\n")
     (p,) = problems(tmp_path)
     assert ":7: ambiguous alias 'Spark' needs `context:`" in p
+
+
+SMALL = """list: llm
+title: LLMs
+entities:
+  - id: baidu
+    name: Baidu
+    aliases: [Ernie Bot]
+"""
+
+
+def test_compiled_rules_are_cached_and_reused_while_unchanged(tmp_path, cache_in_tmp):
+    rules = write(tmp_path, "llm.yaml", SMALL)
+    first = load_watchlists(rules)
+    assert len(list(cache_in_tmp.glob("watchlists-*.pickle"))) == 1
+    again = load_watchlists(rules)
+    assert again.entity("baidu") == first.entity("baidu")
+    assert again.tables.terms == first.tables.terms
+    assert load_watchlists(RULES).tables.terms == load_watchlists(RULES, cache=False).tables.terms
+
+
+def test_any_edit_of_a_rules_file_invalidates_the_cache(tmp_path, cache_in_tmp):
+    rules = write(tmp_path, "llm.yaml", SMALL)
+    load_watchlists(rules)
+    write(tmp_path, "llm.yaml", SMALL.replace("Ernie Bot", "Wenxin"))  # same length, new text
+    edited = load_watchlists(rules)
+    assert "wenxin" in edited.tables.terms and "ernie bot" not in edited.tables.terms
+    write(tmp_path, "other.yaml", "list: more\ntitle: More\nentities:\n"
+          "  - {id: tencent, name: Tencent, aliases: [Hunyuan]}\n")
+    assert load_watchlists(rules).entity("tencent") is not None  # a new file counts too
+
+
+def test_invalid_rules_are_reported_even_after_a_valid_version_was_cached(tmp_path):
+    rules = write(tmp_path, "llm.yaml", SMALL)
+    load_watchlists(rules)
+    write(tmp_path, "llm.yaml", SMALL + "    colour: red\n")
+    assert any("unknown key 'colour'" in p for p in problems(rules))
+    write(tmp_path, "llm.yaml", SMALL)
+    assert load_watchlists(rules).entity("baidu") is not None
+
+
+def test_a_damaged_cache_file_is_rebuilt(tmp_path, cache_in_tmp):
+    rules = write(tmp_path, "llm.yaml", SMALL)
+    load_watchlists(rules)
+    (cached,) = cache_in_tmp.glob("watchlists-*.pickle")
+    cached.write_bytes(b"not a pickle")
+    assert load_watchlists(rules).entity("baidu") is not None
+    assert cached.read_bytes() != b"not a pickle"
+
+
+def test_an_unwritable_cache_folder_only_costs_speed(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_CACHE_DIR", str(blocker / "cache"))
+    assert load_watchlists(write(tmp_path, "llm.yaml", SMALL)).entity("baidu") is not None

@@ -1,0 +1,61 @@
+"""Process settings from the environment and the command line, read once into a frozen object.
+
+Kept apart from feeds.yaml parsing so commands that never read feeds.yaml (`newsbot match`)
+do not pay for importing YAML.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ConfigError, Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Process settings from the command line and environment."""
+
+    feeds_path: Path = Path("feeds.yaml")
+    rules_dir: Path = Path("rules")
+    db_path: Path = Path("data/newsbot.db")
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    admins: tuple[int, ...] = ()
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+
+def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
+    """Build Settings from environment variables; explicit overrides (CLI options) win."""
+    admins_raw = env.get("NEWSBOT_ADMINS", "")
+    admins: list[int] = []
+    for part in admins_raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            admins.append(int(part))
+        except ValueError:
+            raise ConfigError(
+                [Problem("NEWSBOT_ADMINS", 0, f"{part!r} is not a Telegram user id (an integer)")]
+            ) from None
+    values: dict[str, object] = {
+        "feeds_path": Path(env.get("NEWSBOT_FEEDS", "feeds.yaml")),
+        "rules_dir": Path(env.get("NEWSBOT_RULES", "rules")),
+        "db_path": Path(env.get("NEWSBOT_DB", "data/newsbot.db")),
+        "telegram_token": env.get("TELEGRAM_BOT_TOKEN") or None,
+        "telegram_api_url": (env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+        "admins": tuple(admins),
+        "log_level": env.get("NEWSBOT_LOG_LEVEL", "INFO").upper(),
+        "log_format": env.get("NEWSBOT_LOG_FORMAT", "text").lower(),
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def env_settings(**overrides: object) -> Settings:
+    """Settings from the process environment (only the CLI calls this)."""
+    return settings_from_env(os.environ, **overrides)
