@@ -9,7 +9,8 @@ How an item is decided, in order:
    `bot.rules.FUZZY_LEN_1`), memoized per token. Only when an alias occurs (about one item
    in ten) is the text scanned a second time, for context words, topic terms and exclusions,
    and only then are offsets mapped back to the original text when folding moved them.
-2. An alias occurrence is dropped when a case-sensitive alias is spelled in another case, or
+2. An alias occurrence is dropped when a case-sensitive alias is spelled in another case
+   (unless the whole field is in capitals, as some headlines are), or
    when one of its exclusion phrases (alias, entity or list level) overlaps it.
 3. An ambiguous alias (one with `context:`) counts only if one of its context words occurs in
    the item, or another, unambiguous alias of the same entity does, and none of its
@@ -88,6 +89,12 @@ class _Folded:
 
 
 Found = dict[int, list[tuple[int, int, float]]]
+
+
+def _is_shouting(text: str) -> bool:
+    """True for a field written all in capitals (at least a few words' worth of letters)."""
+    letters = [c for c in text if c.isalpha() and c.isascii()]
+    return len(letters) >= 8 and not any(c.islower() for c in letters)
 
 
 def _scan(folded: _Folded, automaton: Any, found: Found) -> bool:
@@ -231,8 +238,13 @@ def _decide(title: str, summary: str, wl: Watchlists, trace: Trace | None = None
             field, start, end = folded.original(at, to)
             occ = _Occurrence(sid, spec, field, start, end, score, at, to)
             if spec.case_form is not None:
-                written = fold_keep_case(folded.source(field)[start:end]).strip()
-                if written != spec.case_form:
+                source = folded.source(field)
+                written = fold_keep_case(source[start:end]).strip()
+                # An all-caps headline cannot tell MiniMax from minimax: then any case will do.
+                shouting = _is_shouting(source)
+                if written != spec.case_form and not (
+                    shouting and written.upper() == spec.case_form.upper()
+                ):
                     if trace:
                         trace(f"stopped {_where(occ)}: case-sensitive alias written {written!r}")
                     continue

@@ -170,3 +170,16 @@ def test_dev_set_meets_the_targets():
     lst = levels["list"]
     _, _, f = score(lst["tp"], len(lst["fp"]), len(lst["fn"]))
     assert p >= 0.98 and r >= 0.97 and f >= 0.95
+
+
+def test_an_all_caps_headline_still_names_a_case_sensitive_entity():
+    from pathlib import Path
+
+    from bot.matching import match_item
+    from bot.rules import load_watchlists
+
+    watchlists = load_watchlists(Path(__file__).resolve().parents[1] / "rules")
+    shouted = match_item("MINIMAX FILES FOR HONG KONG IPO", "", watchlists)
+    assert "minimax" in {h.entity for h in shouted}
+    quiet = match_item("the minimax algorithm for games", "", watchlists)
+    assert "minimax" not in {h.entity for h in quiet}
