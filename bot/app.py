@@ -1,0 +1,186 @@
+"""Composition root of the Telegram bot: build the PTB Application, wire handlers and jobs, run.
+
+One process, one event loop: the Application (long polling for commands), a JobQueue job
+that runs a poll cycle for the feeds that are due, and the delivery worker that drains the
+outbox. The worker is our own task rather than a JobQueue job because APScheduler cancels
+coroutine jobs on shutdown, and a clean stop must let the message in flight finish.
+
+Shutdown on SIGTERM/SIGINT: stop taking updates, stop the poll job, let the worker finish
+what it is sending (the rest stays queued in SQLite), close the bot, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import HTTPXRequest
+
+from bot.commands import Commands, Services, register_commands
+from bot.config import Settings
+from bot.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
+from bot.render import RenderedMessage, cut, render_alert, render_notice
+from bot.pipeline import CycleReport
+from bot.runtime import Config, Runtime, Scheduler
+
+log = logging.getLogger(__name__)
+
+POLL_TICK = 1.0  # seconds between looks for due feeds (each feed keeps its own interval)
+LONG_POLL = 10  # getUpdates timeout, seconds
+
+
+def build_application(settings: Settings, *, limits: DeliveryLimits) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB Application, pointed at settings.telegram_api_url; no token in any log."""
+    assert settings.telegram_token, "build_application needs a token"
+    root = settings.telegram_api_url.rstrip("/")
+    # Enough connections for the sends in flight plus command replies.
+    request = HTTPXRequest(connection_pool_size=limits.max_in_flight + 8, connect_timeout=5.0,
+                           read_timeout=10.0, write_timeout=10.0, pool_timeout=5.0)
+    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=LONG_POLL + 5.0)
+    return (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .request(request)
+        .get_updates_request(updates_request)
+        .concurrent_updates(True)
+        .build()
+    )
+
+
+def alert_renderer(runtime: Runtime) -> Any:
+    """Render an outbox job with the watchlists current at send time (reload-safe)."""
+
+    def render(job: Any) -> RenderedMessage:
+        if job.item is None:  # an admin notice (failing feed, broken config): ready HTML
+            return render_notice(job.text or "")
+        return render_alert(job.item, job.item.hits, runtime.config.watchlists,
+                            feed_title=job.item.feed)
+
+    return render
+
+
+class TelegramBot:
+    """The running bot: Application + poll job + delivery worker, started and stopped together."""
+
+    def __init__(self, settings: Settings, runtime: Runtime, *,
+                 limits: DeliveryLimits = DeliveryLimits(), poll_tick: float = POLL_TICK) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.app = build_application(settings, limits=limits)
+        self.worker = DeliveryWorker(runtime.store, TelegramNotifier(self.app.bot),
+                                     alert_renderer(runtime), limits=limits)
+        self.services = Services(store=runtime.store, runtime=runtime,
+                                 admins=frozenset(settings.admins), worker=self.worker)
+        for handler in Commands(self.services).handlers():
+            self.app.add_handler(handler)
+        self.app.add_error_handler(self.on_error)
+        self.poll_tick = poll_tick
+        # The runtime's scheduler: due cycles in the background, hot reload, feed health.
+        self.scheduler = Scheduler(runtime, self.on_cycle)
+        self._worker_task: asyncio.Task[None] | None = None
+
+    async def poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """JobQueue callback: one scheduler tick (starts the cycles of the due feeds)."""
+        await self.scheduler.tick()
+
+    def on_cycle(self, report: CycleReport) -> None:
+        """A cycle finished: remember when (for /status); wake the worker for new alerts."""
+        self.services.last_cycle = report.started
+        if any(r.queued for r in report.alerts):
+            self.worker.kick()
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log a handler error first (the logging filter redacts the token), then tell admins."""
+        log.error("error handling %s", type(update).__name__, exc_info=context.error)
+        text = f"newsbot error: {type(context.error).__name__}: {context.error}"
+        text = text.replace(self.settings.telegram_token or "\0", "<token>")
+        for admin in self.settings.admins:
+            try:
+                await context.bot.send_message(admin, cut(text, 1000))
+            except TelegramError as exc:  # never let the error report raise in turn
+                log.warning("could not tell admin %s: %s", admin, exc)
+
+    async def start(self) -> None:
+        """Initialize the bot, register commands, start polling, the poll job and the worker."""
+        await self.app.initialize()
+        try:
+            await register_commands(self.app.bot, self.settings.admins)
+        except Exception as exc:  # a menu is a convenience; the bot works without it
+            log.warning("setMyCommands failed: %s", exc)
+        await self.app.start()
+        assert self.app.updater is not None and self.app.job_queue is not None
+        await self.app.updater.start_polling(timeout=LONG_POLL, allowed_updates=Update.ALL_TYPES)
+        # coalesce + a generous grace time: a busy loop must delay a cycle, never drop it.
+        self.app.job_queue.run_repeating(
+            self.poll_job, interval=self.poll_tick, first=0.0, name="poll",
+            job_kwargs={"coalesce": True, "misfire_grace_time": 60, "max_instances": 1})
+        self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
+        log.info("newsbot running: %d feeds, Telegram bot @%s", len(self.runtime.config.feeds.feeds),
+                 self.app.bot.username)
+
+    async def stop(self) -> None:
+        """Stop in order: updates, poll job, worker (in-flight sends finish), bot."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.job_queue is not None:
+            for job in self.app.job_queue.jobs():
+                job.schedule_removal()
+        await self.scheduler.stop()
+        self.worker.stop()
+        if self._worker_task is not None:
+            await self._worker_task
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        counts = await asyncio.to_thread(self.runtime.store.outbox_counts)
+        log.info("newsbot stopped; %d deliveries left queued", counts.get("pending", 0))
+
+
+async def serve(settings: Settings, config: Config, *, stop: asyncio.Event | None = None) -> None:
+    """Run the Telegram bot until SIGINT/SIGTERM (or `stop`)."""
+    stop = stop or asyncio.Event()
+    # APScheduler logs every run of the one-second poll job at INFO: noise, not news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    runtime = Runtime(settings, config)
+    bot = TelegramBot(settings, runtime)
+    try:
+        await bot.start()
+        await stop.wait()
+        log.info("stopping: finishing the messages in flight")
+    finally:
+        try:
+            await bot.stop()
+        finally:
+            await runtime.aclose()
+
+
+def run_telegram(settings: Settings, config: Config) -> int:
+    """`newsbot run` with a token: the bot, the poll job and the delivery worker; exit code."""
+    from telegram.error import InvalidToken, NetworkError
+
+    try:
+        asyncio.run(serve(settings, config))
+    except InvalidToken:
+        log.error("the Bot API server at %s rejected TELEGRAM_BOT_TOKEN; check the token "
+                  "(from @BotFather)", settings.telegram_api_url)
+        return 1
+    except NetworkError as exc:
+        log.error("cannot reach the Bot API server at %s (%s); check TELEGRAM_API_URL",
+                  settings.telegram_api_url, exc)
+        return 1
+    return 0
+
+

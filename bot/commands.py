@@ -1,0 +1,408 @@
+"""Telegram command handlers: parse the arguments, call the store, reply. Thin on purpose.
+
+Every handler replies with a message from `bot.render`; bad arguments get `Usage: …`;
+admin commands check the user id first and do nothing else for anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.errors import ConfigError
+from bot.render import (
+    ADMIN_COMMANDS,
+    COMMANDS,
+    MAX_CHARS,
+    RenderedMessage,
+    cut,
+    plain,
+    render_help,
+    render_lists,
+    render_recent,
+    render_search,
+    render_start,
+    render_stats,
+    render_status,
+)
+
+log = logging.getLogger(__name__)
+
+RECENT_DEFAULT = 5
+RECENT_MAX = 20
+SEARCH_MAX = 10
+# Commands arrive as messages in private chats and groups, as posts in channels.
+UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+
+class RuntimeLike(Protocol):
+    """What the handlers need of bot.runtime.Runtime."""
+
+    config: Any
+
+    def reload(self) -> Any: ...
+
+
+@dataclass
+class Services:
+    """What the handlers work with, wired once by the composition root."""
+
+    store: Any  # bot.store.Store
+    runtime: RuntimeLike
+    admins: frozenset[int] = frozenset()
+    worker: Any = None  # bot.deliver.DeliveryWorker, for /stats
+    last_cycle: datetime | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def watchlists(self) -> Any:
+        return self.runtime.config.watchlists
+
+
+def bot_commands(*, admin: bool = False) -> list[BotCommand]:
+    """The command menu registered with setMyCommands."""
+    return [BotCommand(name, text) for name, text in COMMANDS + (ADMIN_COMMANDS if admin else ())]
+
+
+async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, message: RenderedMessage) -> None:
+    """Send a rendered reply to the update's chat; plain text if Telegram refuses the HTML."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    markup = None
+    if message.buttons:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
+                                        for b in row] for row in message.buttons])
+    kwargs: dict[str, Any] = {"reply_markup": markup,
+                              "link_preview_options": LinkPreviewOptions(is_disabled=True)}
+    try:
+        await context.bot.send_message(chat.id, message.html, parse_mode=ParseMode.HTML, **kwargs)
+    except BadRequest as exc:
+        if "parse entities" not in str(exc).lower():
+            raise
+        log.warning("chat %s: reply HTML refused (%s); sending plain text", chat.id, exc)
+        await context.bot.send_message(chat.id, message.plain, **kwargs)
+
+
+def resolve(watchlists: Any, word: str) -> tuple[str, str] | None:
+    """('list'|'entity', id) for a list id, entity id or entity name, case-insensitively."""
+    key = word.strip().casefold()
+    for wl in watchlists.lists:
+        if wl.id.casefold() == key:
+            return "list", wl.id
+    for wl in watchlists.lists:
+        for e in wl.entities:
+            names = [e.id, e.name, getattr(e, "zh", None) or ""]
+            if any(n and n.casefold() == key for n in names):
+                return "entity", e.id
+    return None
+
+
+def parse_recent_args(args: Sequence[str]) -> tuple[int, str | None]:
+    """(n, scope word) from `/recent [n] [list|entity]`; ValueError when malformed."""
+    n: int | None = None
+    scope: str | None = None
+    for arg in args:
+        if arg.lstrip("-").isdigit():
+            if n is not None:
+                raise ValueError("two numbers")
+            n = int(arg)
+            if n < 1:
+                raise ValueError("n must be at least 1")
+        elif scope is None:
+            scope = arg
+        else:
+            raise ValueError("more than one list or entity")
+    return min(n or RECENT_DEFAULT, RECENT_MAX), scope
+
+
+class Commands:
+    """The bot's handlers, bound to its services."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        """Every handler, in the order they must be tried (unknown commands last)."""
+        table: list[tuple[str, Callable[..., Any]]] = [
+            ("start", self.start), ("stop", self.stop), ("help", self.help),
+            ("recent", self.recent), ("search", self.search), ("lists", self.lists),
+            ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
+            ("reload", self.reload), ("stats", self.stats),
+        ]
+        handlers: list[BaseHandler[Any, Any, Any]] = [
+            CommandHandler(name, fn, filters=UPDATES) for name, fn in table]
+        handlers.append(CallbackQueryHandler(self.button, pattern=r"^(lists|follow|unfollow):"))
+        handlers.append(MessageHandler(filters.COMMAND & UPDATES, self.unknown))
+        return handlers
+
+    # -- helpers
+    def _is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.s.admins
+
+    async def _refuse(self, update: Update, context: ContextTypes.DEFAULT_TYPE, name: str) -> None:
+        user = update.effective_user
+        log.info("refused /%s for user %s", name, user.id if user else "?")
+        await reply(update, context, plain(f"Sorry, /{name} is for the bot's admins only."))
+
+    async def _store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- subscribers
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Subscribe this chat and say what it will receive."""
+        chat = update.effective_chat
+        assert chat is not None
+        title = chat.title or chat.username or chat.first_name
+        new = await self._store(self.s.store.subscribe, chat.id, chat.type, title, self.s.clock())
+        sub = await self._store(self.s.store.subscriber, chat.id)
+        follows = sub.follows if sub else ()
+        log.info("chat %s (%s) subscribed%s", chat.id, chat.type, "" if new else " again")
+        await reply(update, context, render_start(
+            new=new, follows=follows, lists=[wl.id for wl in self.s.watchlists.lists]))
+
+    async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Unsubscribe this chat."""
+        chat = update.effective_chat
+        assert chat is not None
+        was = await self._store(self.s.store.unsubscribe, chat.id, self.s.clock())
+        await reply(update, context, plain(
+            "Unsubscribed: no more alerts here. /start subscribes again." if was
+            else "This chat was not subscribed. /start subscribes it."))
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """List the commands."""
+        await reply(update, context, render_help(is_admin=self._is_admin(update)))
+
+    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Point unknown commands to /help."""
+        message = update.effective_message
+        chat = update.effective_chat
+        word = (message.text or "").split()[0] if message and message.text else "/?"
+        _, _, addressee = word.partition("@")
+        ours = addressee.casefold() == (context.bot.username or "").casefold()
+        # In a group, a bare unknown command may be another bot's: answer only when named.
+        if (addressee and not ours) or (chat is not None and chat.type != "private"
+                                         and not addressee):
+            return
+        await reply(update, context, plain(f"Unknown command {cut(word, 40)}. See /help."))
+
+    # -- reading
+    async def recent(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Latest matched items, optionally of one list or entity."""
+        usage = "Usage: /recent [n] [list|entity] — e.g. /recent 10 llm (n ≤ 20; see /lists)"
+        try:
+            n, word = parse_recent_args(context.args or [])
+        except ValueError:
+            await reply(update, context, plain(usage))
+            return
+        scope = resolve(self.s.watchlists, word) if word else None
+        if word and scope is None:
+            await reply(update, context, plain(f"Unknown list or entity “{cut(word, 60)}”.\n{usage}"))
+            return
+        list_id = scope[1] if scope and scope[0] == "list" else None
+        entity = scope[1] if scope and scope[0] == "entity" else None
+        items = await self._store(self.s.store.recent_items, n, list_id=list_id, entity=entity)
+        await reply(update, context, render_recent(
+            items, [i.hits for i in items], self.s.watchlists, scope=scope[1] if scope else None))
+
+    async def search(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stored items containing every word."""
+        words = " ".join(context.args or []).strip()
+        if not words:
+            await reply(update, context, plain("Usage: /search <words> — e.g. /search Ernie model"))
+            return
+        items = await self._store(self.s.store.search_items, words, SEARCH_MAX)
+        await reply(update, context,
+                    render_search(words, items, [i.hits for i in items], self.s.watchlists))
+
+    async def lists(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Watchlists and their entities, with follow buttons."""
+        chat = update.effective_chat
+        assert chat is not None
+        sub = await self._store(self.s.store.subscriber, chat.id)
+        await reply(update, context, render_lists(self.s.watchlists,
+                                                  follows=sub.follows if sub else ()))
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Feed health summary."""
+        health = await self._store(self.s.store.feed_health, self.s.runtime.config.feeds.feeds)
+        last = self.s.last_cycle
+        if last is None:
+            states = await self._store(self.s.store.feed_states)
+            attempts = [s.last_attempt for s in states.values() if s.last_attempt]
+            last = max(attempts) if attempts else None
+        await reply(update, context, render_status(health, last_cycle=last, now=self.s.clock()))
+
+    # -- follows
+    async def follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Receive only the followed lists/entities."""
+        await self._change_follow(update, context, follow=True)
+
+    async def unfollow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stop following a list or entity."""
+        await self._change_follow(update, context, follow=False)
+
+    async def _change_follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE, *,
+                             follow: bool) -> None:
+        name = "follow" if follow else "unfollow"
+        usage = f"Usage: /{name} <list|entity> — e.g. /{name} llm (see /lists)"
+        args = context.args or []
+        if len(args) != 1:
+            await reply(update, context, plain(usage))
+            return
+        scope = resolve(self.s.watchlists, args[0])
+        if scope is None:
+            await reply(update, context, plain(f"Unknown list or entity “{cut(args[0], 60)}”.\n{usage}"))
+            return
+        chat = update.effective_chat
+        assert chat is not None
+        text = await self._store(self._apply_follow, chat.id, scope, follow)
+        await reply(update, context, plain(text))
+
+    def _apply_follow(self, chat_id: int, scope: tuple[str, str], follow: bool) -> str:
+        """Change one chat's follows in the store; return the reply (runs in a thread)."""
+        store = self.s.store
+        sub = store.subscriber(chat_id)
+        if sub is None or not sub.active:
+            return "This chat is not subscribed: send /start first."
+        kind, ident = scope
+        current = list(sub.follows)
+        if follow:
+            if ident in current:
+                return f"Already following {ident}. You follow: {', '.join(current)}."
+            new = [*current, ident]
+        else:
+            if not current:
+                if kind != "list":
+                    return (f"You receive everything, so there is nothing to unfollow. "
+                            f"/follow a list or entity first to narrow what arrives here.")
+                new = [wl for wl in self.s.watchlists.list_ids() if wl != ident]
+            elif ident not in current:
+                return f"You do not follow {ident}. You follow: {', '.join(current)}."
+            else:
+                new = [f for f in current if f != ident]
+        store.set_follows(chat_id, new, self.s.clock())
+        if not new:
+            return (f"Unfollowed {ident}. You no longer follow anything in particular, "
+                    "so this chat receives every alert again. /stop ends alerts.")
+        verb = "Now following" if follow else f"Unfollowed {ident}. Still following"
+        return f"{verb}: {', '.join(sorted(set(new)))}. Alerts about anything else are not sent here."
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Inline buttons of /lists: page through, follow or unfollow a list."""
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        action, _, rest = query.data.partition(":")
+        chat_id = query.message.chat.id if query.message else None
+        if chat_id is None:
+            await query.answer()
+            return
+        page = 0
+        note = None
+        if action == "lists":
+            page = int(rest) if rest.isdigit() else 0
+        else:
+            ident, _, page_text = rest.partition(":")
+            page = int(page_text) if page_text.isdigit() else 0
+            scope = resolve(self.s.watchlists, ident)
+            note = ("Unknown list" if scope is None else
+                    await self._store(self._apply_follow, chat_id, scope, action == "follow"))
+        sub = await self._store(self.s.store.subscriber, chat_id)
+        message = render_lists(self.s.watchlists, page=page, follows=sub.follows if sub else ())
+        await query.answer(cut(note, 190) if note else None)
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
+                                        for b in row] for row in message.buttons])
+        try:
+            await query.edit_message_text(message.html, parse_mode=ParseMode.HTML,
+                                          reply_markup=markup,
+                                          link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+
+    # -- admins
+    async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """(Admins) re-read rules and feeds; say what changed or list the errors."""
+        if not self._is_admin(update):
+            await self._refuse(update, context, "reload")
+            return
+        old = self.s.runtime.config
+        try:
+            new = await asyncio.to_thread(self.s.runtime.reload)
+        except ConfigError as exc:
+            lines = [str(p) for p in exc.problems]
+            await reply(update, context, plain(cut(
+                "Reload failed; still running the previous configuration.\n" + "\n".join(lines),
+                MAX_CHARS)))
+            return
+        await reply(update, context, plain(describe_reload(old, new)))
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """(Admins) subscribers, items, alerts sent, queue."""
+        if not self._is_admin(update):
+            await self._refuse(update, context, "stats")
+            return
+        stats = await self._store(self.s.store.stats)
+        queue = self.s.worker.stats.as_dict() if self.s.worker is not None else None
+        await reply(update, context, render_stats(stats, queue=queue))
+
+
+def describe_reload(old: Any, new: Any) -> str:
+    """What a reload changed: feeds and lists added/removed, entity counts."""
+    old_feeds = {f.name for f in old.feeds.feeds}
+    new_feeds = {f.name for f in new.feeds.feeds}
+    old_lists = {wl.id: len(wl.entities) for wl in old.watchlists.lists}
+    new_lists = {wl.id: len(wl.entities) for wl in new.watchlists.lists}
+    parts = [f"Reloaded: {len(new_feeds)} feeds, {len(new_lists)} watchlists, "
+             f"{sum(new_lists.values())} entities."]
+    if added := sorted(new_feeds - old_feeds):
+        parts.append("Feeds added: " + ", ".join(added))
+    if removed := sorted(old_feeds - new_feeds):
+        parts.append("Feeds removed: " + ", ".join(removed))
+    for wl in sorted(set(old_lists) | set(new_lists)):
+        before, after = old_lists.get(wl), new_lists.get(wl)
+        if before is None:
+            parts.append(f"List added: {wl} ({after} entities)")
+        elif after is None:
+            parts.append(f"List removed: {wl}")
+        elif before != after:
+            parts.append(f"List {wl}: {before} → {after} entities")
+    if len(parts) == 1:
+        parts.append("Nothing changed.")
+    return cut("\n".join(parts), MAX_CHARS)
+
+
+async def register_commands(bot: Any, admins: Sequence[int]) -> None:
+    """setMyCommands: the public menu, and the admin menu in each admin's private chat."""
+    from telegram import BotCommandScopeChat
+
+    await bot.set_my_commands(bot_commands())
+    for admin in admins:
+        try:
+            await bot.set_my_commands(bot_commands(admin=True), scope=BotCommandScopeChat(admin))
+        except TelegramError as exc:  # the admin never opened a chat with the bot
+            log.info("admin menu for %s not set: %s", admin, exc)
