@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Any
 
 from telegram import Update
@@ -26,7 +25,7 @@ from bot.config import Settings
 from bot.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
 from bot.render import RenderedMessage, cut, render_alert, render_notice
 from bot.pipeline import CycleReport
-from bot.runtime import Config, Runtime, Scheduler
+from bot.runtime import Config, Runtime, Scheduler, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +147,7 @@ async def serve(settings: Settings, config: Config, *, stop: asyncio.Event | Non
     stop = stop or asyncio.Event()
     # APScheduler logs every run of the one-second poll job at INFO: noise, not news.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
+    stop_on_signals(stop)
     runtime = Runtime(settings, config)
     bot = TelegramBot(settings, runtime)
     try:

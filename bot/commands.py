@@ -47,6 +47,7 @@ from bot.render import (
     render_stats,
     render_status,
 )
+from bot.runtime import describe_change
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +360,7 @@ class Commands:
                 "Reload failed; still running the previous configuration.\n" + "\n".join(lines),
                 MAX_CHARS)))
             return
-        await reply(update, context, plain(describe_reload(old, new)))
+        await reply(update, context, plain(cut(describe_change(old, new), MAX_CHARS)))
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """(Admins) subscribers, items, alerts sent, queue."""
@@ -369,31 +370,6 @@ class Commands:
         stats = await self._store(self.s.store.stats)
         queue = self.s.worker.stats.as_dict() if self.s.worker is not None else None
         await reply(update, context, render_stats(stats, queue=queue))
-
-
-def describe_reload(old: Any, new: Any) -> str:
-    """What a reload changed: feeds and lists added/removed, entity counts."""
-    old_feeds = {f.name for f in old.feeds.feeds}
-    new_feeds = {f.name for f in new.feeds.feeds}
-    old_lists = {wl.id: len(wl.entities) for wl in old.watchlists.lists}
-    new_lists = {wl.id: len(wl.entities) for wl in new.watchlists.lists}
-    parts = [f"Reloaded: {len(new_feeds)} feeds, {len(new_lists)} watchlists, "
-             f"{sum(new_lists.values())} entities."]
-    if added := sorted(new_feeds - old_feeds):
-        parts.append("Feeds added: " + ", ".join(added))
-    if removed := sorted(old_feeds - new_feeds):
-        parts.append("Feeds removed: " + ", ".join(removed))
-    for wl in sorted(set(old_lists) | set(new_lists)):
-        before, after = old_lists.get(wl), new_lists.get(wl)
-        if before is None:
-            parts.append(f"List added: {wl} ({after} entities)")
-        elif after is None:
-            parts.append(f"List removed: {wl}")
-        elif before != after:
-            parts.append(f"List {wl}: {before} → {after} entities")
-    if len(parts) == 1:
-        parts.append("Nothing changed.")
-    return cut("\n".join(parts), MAX_CHARS)
 
 
 async def register_commands(bot: Any, admins: Sequence[int]) -> None:

@@ -8,6 +8,7 @@ reload: a broken edit leaves the last good configuration running.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
 import sys
@@ -37,6 +38,7 @@ class Config:
 
     feeds: FeedsConfig
     watchlists: Watchlists
+    rules_digest: str = ""  # hash of the rules files' bytes: tells an edit from a no-op
 
     def entity_name(self, entity_id: str) -> str:
         info = self.watchlists.entity(entity_id)
@@ -57,7 +59,14 @@ def load_config(settings: Settings) -> Config:
         problems += exc.problems
     if problems or feeds is None or watchlists is None:
         raise ConfigError(problems)
-    return Config(feeds=feeds, watchlists=watchlists)
+    return Config(feeds=feeds, watchlists=watchlists, rules_digest=_rules_digest(settings))
+
+
+def _rules_digest(settings: Settings) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(settings.rules_dir.glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def due_feeds(
@@ -124,7 +133,7 @@ def describe_change(old: Config, new: Config) -> str:
             parts.append(f"List removed: {wl}")
         elif before != after:
             parts.append(f"List {wl}: {before} → {after} entities")
-    if old.watchlists != new.watchlists and len(parts) == 1:
+    if old.rules_digest != new.rules_digest and len(parts) == 1:
         parts.append("Watchlist rules changed.")
     if len(parts) == 1:
         parts.append("Nothing changed.")
@@ -313,6 +322,16 @@ class Scheduler:
                 await asyncio.wait(pending, timeout=2.0)
 
 
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop` (when running in the main thread)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+
+
 async def run_console(
     runtime: Runtime,
     *,
@@ -323,12 +342,7 @@ async def run_console(
 ) -> None:
     """Poll every feed on its interval and print alerts, until SIGINT/SIGTERM or `stop`."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
+    stop_on_signals(stop)
     log.info("newsbot running with %d feeds (console alerts: no TELEGRAM_BOT_TOKEN set)",
              len(runtime.config.feeds.feeds))
 
