@@ -60,7 +60,7 @@ def alert_renderer(runtime: Runtime) -> Any:
         if job.item is None:  # an admin notice (failing feed, broken config): ready HTML
             return render_notice(job.text or "")
         return render_alert(job.item, job.item.hits, runtime.config.watchlists,
-                            feed_title=job.item.feed)
+                            feed_title=job.item.feed, sources=job.sources)
 
     return render
 

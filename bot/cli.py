@@ -4,7 +4,6 @@ messages and exit codes (see DESIGN.md for the contract)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import re
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
-from bot.config import Settings, env_settings
+from bot.settings import Settings, env_settings
 from bot.errors import ConfigError, NewsbotError
 
 if TYPE_CHECKING:
@@ -88,8 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--json", action="store_true", help="JSON Lines, one object per new matched item")
     sub.add_parser("check", parents=[common], help="validate feeds.yaml and rules/")
     sub.add_parser("match", parents=[common], help="stdin JSONL items -> stdout JSONL matches")
-    explain = sub.add_parser("explain", parents=[common], help="why TEXT matches (or does not)")
-    explain.add_argument("text", nargs="+", help="the text to explain")
+    explain = sub.add_parser("explain", parents=[common],
+                             help="why TEXT (or stored item ID) matches, or does not")
+    explain.add_argument("text", nargs="+", help="the text to explain, or a stored item id")
+    replay = sub.add_parser("replay", parents=[common],
+                            help="re-run the current rules over stored items: what would change")
+    replay.add_argument("--since", default="7d", help="how far back (e.g. 12h, 7d; default 7d)")
+    replay.add_argument("--json", action="store_true", help="one JSON object per changed item")
     recent = sub.add_parser("recent", parents=[common], help="latest matched items from the store")
     recent.add_argument("-n", type=int, default=10, help="how many (default 10)")
     recent.add_argument("--list", dest="list_id", help="only this watchlist")
@@ -139,6 +143,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.console import alert_json
     from bot.runtime import Runtime, load_config, print_report
 
@@ -165,6 +171,8 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.runtime import Runtime, load_config, run_console
 
     config = load_config(settings)
@@ -203,7 +211,61 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     from bot.rules import load_watchlists
 
     watchlists = load_watchlists(settings.rules_dir)
-    print(explain(" ".join(args.text), watchlists))
+    text = " ".join(args.text)
+    if text.isdigit() and settings.db_path.exists():
+        from bot.store import Store
+
+        item = Store(settings.db_path).item(int(text))
+        if item is None:
+            print(f"No stored item with id {text} in {settings.db_path}.", file=sys.stderr)
+            return 1
+        print(f"item {item.id} from {item.feed}: {item.title}")
+        stored = ", ".join(sorted({f"{h.entity}/{h.list or '-'}" for h in item.hits})) or "none"
+        print(f"stored hits: {stored}")
+        # Title and summary are matched as the pipeline does: title first, then summary.
+        print(explain(item.title + "\n" + item.summary, watchlists))
+        return 0
+    print(explain(text, watchlists))
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import parse_duration
+    from bot.matching import match_item
+    from bot.rules import load_watchlists
+
+    try:
+        since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
+    except ValueError as exc:
+        print(f"newsbot replay: --since: {exc}", file=sys.stderr)
+        return 2
+    watchlists = load_watchlists(settings.rules_dir)
+    store = _existing_store(settings)
+    if store is None:
+        return 0
+    items = store.items_since(since)
+    changes = {"new": 0, "lost": 0, "changed": 0}
+    for item in items:
+        was = {(h.entity, h.list) for h in item.hits if h.list}
+        now = {(h.entity, h.list) for h in match_item(item.title, item.summary, watchlists) if h.list}
+        if was == now:
+            continue
+        kind = "new" if not was else "lost" if not now else "changed"
+        changes[kind] += 1
+        if args.json:
+            print(json.dumps({"item_id": item.id, "feed": item.feed, "title": item.title,
+                              "change": kind, "was": sorted(map(list, was)),
+                              "now": sorted(map(list, now))}, ensure_ascii=False))
+        else:
+            fmt = lambda pairs: ", ".join(f"{e}/{li}" for e, li in sorted(pairs)) or "no alert"  # noqa: E731
+            print(f"{kind.upper():8} item {item.id} [{item.feed}] {item.title}\n"
+                  f"         was: {fmt(was)}\n         now: {fmt(now)}")
+    print(f"replayed {len(items)} items since {since:%Y-%m-%d %H:%M} UTC: {changes['new']} would "
+          f"newly alert, {changes['lost']} would no longer alert, {changes['changed']} change "
+          "entities or lists", file=sys.stderr)
     return 0
 
 
@@ -269,6 +331,7 @@ COMMANDS = {
     "match": cmd_match,
     "explain": cmd_explain,
     "recent": cmd_recent,
+    "replay": cmd_replay,
     "status": cmd_status,
 }
 

@@ -10,8 +10,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from telegram import (
     BotCommand,
@@ -48,6 +49,7 @@ from bot.render import (
     render_status,
 )
 from bot.runtime import describe_change
+from bot.store import digest_moment, parse_hhmm, zone_or_utc
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,53 @@ def parse_recent_args(args: Sequence[str]) -> tuple[int, str | None]:
     return min(n or RECENT_DEFAULT, RECENT_MAX), scope
 
 
+DIGEST_USAGE = "Usage: /digest daily HH:MM [time zone] | /digest off"
+
+
+def parse_digest_args(args: Sequence[str]) -> tuple[str, str | None, str | None]:
+    """("show" | "off" | "daily", "HH:MM", time zone word) from /digest's arguments.
+
+    ValueError when malformed. The time zone is checked apart (resolve_zone): an unknown
+    one deserves its own message, not the usage line.
+    """
+    words = [a.strip() for a in args if a.strip()]
+    if not words:
+        return "show", None, None
+    mode = words[0].casefold()
+    if mode == "off" and len(words) == 1:
+        return "off", None, None
+    if mode == "daily" and len(words) in (2, 3):
+        hours, minutes = parse_hhmm(words[1])
+        if hours >= 0:
+            return "daily", f"{hours:02d}:{minutes:02d}", words[2] if len(words) == 3 else None
+    raise ValueError("malformed /digest arguments")
+
+
+def resolve_zone(name: str) -> str | None:
+    """The IANA time zone name for `name` (letter case forgiven), or None when unknown."""
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    # Only on a miss: listing the tz database reads a few hundred files.
+    folded = name.casefold()
+    return next((z for z in sorted(available_timezones()) if z.casefold() == folded), None)
+
+
+def describe_digest(at: str | None, tz: str, now: datetime) -> str:
+    """What /digest says about a chat's setting: when the next digest comes."""
+    if at is None:
+        return ("Alerts arrive here as soon as they are found. "
+                "/digest daily HH:MM [time zone] collects them into one message a day.")
+    moment = digest_moment(at, tz, now)
+    if moment is not None and moment <= now:
+        moment += timedelta(days=1)
+    day = moment.astimezone(zone_or_utc(tz)).strftime("%a %d %b") if moment else "?"
+    return (f"Digest: one message a day at {at} ({tz}), the next on {day}. "
+            "Alerts are collected until then. /digest off sends them as they come again.")
+
+
 class Commands:
     """The bot's handlers, bound to its services."""
 
@@ -151,7 +200,7 @@ class Commands:
             ("start", self.start), ("stop", self.stop), ("help", self.help),
             ("recent", self.recent), ("search", self.search), ("lists", self.lists),
             ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
-            ("reload", self.reload), ("stats", self.stats),
+            ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
             CommandHandler(name, fn, filters=UPDATES) for name, fn in table]
@@ -344,6 +393,47 @@ class Commands:
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise
+
+    # -- digests
+    async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Daily digest instead of immediate alerts: /digest daily HH:MM [time zone] | off."""
+        try:
+            mode, at, zone_word = parse_digest_args(context.args or [])
+        except ValueError:
+            await reply(update, context, plain(
+                f"{DIGEST_USAGE}\n— e.g. /digest daily 08:00 Asia/Shanghai"))
+            return
+        zone = resolve_zone(zone_word) if zone_word else None
+        if zone_word and zone is None:
+            await reply(update, context, plain(
+                f"Unknown time zone “{cut(zone_word, 60)}”: use an IANA name such as "
+                f"Asia/Shanghai, Europe/Berlin or UTC.\n{DIGEST_USAGE}"))
+            return
+        chat = update.effective_chat
+        assert chat is not None
+        text = await self._store(self._apply_digest, chat.id, mode, at, zone)
+        await reply(update, context, plain(text))
+
+    def _apply_digest(self, chat_id: int, mode: str, at: str | None, zone: str | None) -> str:
+        """Show or change one chat's digest setting; return the reply (runs in a thread)."""
+        store = self.s.store
+        sub = store.subscriber(chat_id)
+        if sub is None or not sub.active:
+            return "This chat is not subscribed: send /start first."
+        now = self.s.clock()
+        tz = zone or sub.digest_tz
+        if mode == "show":
+            return describe_digest(sub.digest_at, sub.digest_tz, now)
+        if mode == "off":
+            if sub.digest_at is None:
+                return "Digest is already off: alerts arrive as soon as they are found."
+            released = store.set_digest(chat_id, None, tz, now)
+            held = (f" The {released} alert{'s' if released != 1 else ''} collected so far "
+                    "will arrive now." if released else "")
+            return "Digest off: alerts arrive as soon as they are found again." + held
+        store.set_digest(chat_id, at, tz, now)
+        log.info("chat %s: digest daily at %s %s", chat_id, at, tz)
+        return describe_digest(at, tz, now)
 
     # -- admins
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -34,6 +34,12 @@ def format_alert(item: StoredItem, entity_name: EntityName, *, backfill: bool = 
     return "\n".join(lines)
 
 
+def format_followup(item: StoredItem) -> str:
+    """A new source of a story already alerted: one follow-up line (and its link)."""
+    line = f"  + also in {item.feed}: {item.title}"
+    return line + (f"\n    {item.link}" if item.link else "")
+
+
 def alert_json(item: StoredItem) -> str:
     """One `poll --json` / `recent --json` line (the DESIGN.md contract)."""
     return json.dumps(
@@ -47,6 +53,8 @@ def alert_json(item: StoredItem) -> str:
             "lists": item.lists,
             "hits": [h.as_dict() for h in item.hits if h.list],
             "backfill": item.backfill,
+            "story_id": item.story_id,
+            "sources": item.sources,
         },
         ensure_ascii=False,
     )

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
@@ -68,6 +69,9 @@ class Notifier(Protocol):
     async def send(self, chat_id: int, message: RenderedMessage, *,
                    plain: bool = False) -> int | None: ...
 
+    async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
+                   plain: bool = False) -> None: ...
+
 
 _GONE_400 = ("chat not found", "user is deactivated", "bot was kicked", "group chat was deactivated",
              "have no rights to send", "not enough rights", "peer_id_invalid")
@@ -84,36 +88,56 @@ class TelegramNotifier:
         """Send HTML (or the plain fallback); raise a DeliveryError subclass on failure."""
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
         from telegram.constants import ParseMode
-        from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError,
-                                    RetryAfter, TelegramError, TimedOut)
 
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
                                             for b in row] for row in message.buttons])
-        try:
+        async with _telegram_errors():
             sent = await self.bot.send_message(
                 chat_id, message.plain if plain else message.html,
                 parse_mode=None if plain else ParseMode.HTML, reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews))
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise RetryLater(seconds, str(exc)) from exc
-        except Forbidden as exc:
-            raise ChatGone(str(exc)) from exc
-        except ChatMigrated as exc:
-            raise ChatGone(f"group became supergroup {exc.new_chat_id}") from exc
-        except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
-            text = str(exc).lower()
-            if any(marker in text for marker in _GONE_400):
-                raise ChatGone(str(exc)) from exc
-            raise BadMessage(str(exc), parse_error="parse entities" in text) from exc
-        except (TimedOut, NetworkError) as exc:
-            raise Transient(str(exc) or type(exc).__name__) from exc
-        except TelegramError as exc:  # InvalidToken, Conflict...: not this message's fault
-            raise Transient(f"{type(exc).__name__}: {exc}") from exc
         return int(sent.message_id)
+
+    async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
+                   plain: bool = False) -> None:
+        """Replace a sent message's text (a story's "+N sources"); same errors as send."""
+        from telegram import LinkPreviewOptions
+        from telegram.constants import ParseMode
+
+        async with _telegram_errors():
+            await self.bot.edit_message_text(
+                message.plain if plain else message.html, chat_id=chat_id,
+                message_id=message_id, parse_mode=None if plain else ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews))
+
+
+@asynccontextmanager
+async def _telegram_errors() -> AsyncIterator[None]:
+    """Map python-telegram-bot's exceptions to DeliveryError subclasses."""
+    from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError,
+                                RetryAfter, TelegramError, TimedOut)
+
+    try:
+        yield
+    except RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise RetryLater(seconds, str(exc)) from exc
+    except Forbidden as exc:
+        raise ChatGone(str(exc)) from exc
+    except ChatMigrated as exc:
+        raise ChatGone(f"group became supergroup {exc.new_chat_id}") from exc
+    except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
+        text = str(exc).lower()
+        if any(marker in text for marker in _GONE_400):
+            raise ChatGone(str(exc)) from exc
+        raise BadMessage(str(exc), parse_error="parse entities" in text) from exc
+    except (TimedOut, NetworkError) as exc:
+        raise Transient(str(exc) or type(exc).__name__) from exc
+    except TelegramError as exc:  # InvalidToken, Conflict...: not this message's fault
+        raise Transient(f"{type(exc).__name__}: {exc}") from exc
 
 
 class ConsoleNotifier:
@@ -128,6 +152,12 @@ class ConsoleNotifier:
         self.count += 1
         print(f"--- alert for chat {chat_id}\n{message.plain}", file=self.stream, flush=True)
         return self.count
+
+    async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
+                   plain: bool = False) -> None:
+        """Print the updated message (a console has no message to change in place)."""
+        print(f"--- update of alert {message_id} for chat {chat_id}\n{message.plain}",
+              file=self.stream, flush=True)
 
 
 # ---------------------------------------------------------------------------- what we drain
@@ -387,17 +417,33 @@ class DeliveryWorker:
             self._slots.release()
             self._wake.set()
 
+    async def _transmit(self, job: Any, message: RenderedMessage, *, plain: bool) -> int | None:
+        """Send the message, or for an edit row change the sent one; its message id."""
+        if getattr(job, "kind", "send") != "edit":
+            return await self.notifier.send(job.chat_id, message, plain=plain)
+        try:
+            await self.notifier.edit(job.chat_id, job.edit_message_id, message, plain=plain)
+        except BadMessage as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        return job.edit_message_id
+
     async def _attempt(self, job: Any) -> None:
+        if getattr(job, "kind", "send") == "edit" and job.edit_message_id is None:
+            # The alert itself was never delivered (failed, or its chat left): nothing to edit.
+            await asyncio.to_thread(self.outbox.mark_failed, job.id, "no sent message to edit",
+                                    self.clock.now())
+            return
         message = self.render(job)
         try:
             try:
-                message_id = await self.notifier.send(job.chat_id, message)
+                message_id = await self._transmit(job, message, plain=False)
             except BadMessage as exc:
                 if not exc.parse_error:
                     raise
                 log.warning("outbox %s: HTML refused (%s); sending plain text", job.id, exc)
                 self.stats.plain_fallbacks += 1
-                message_id = await self.notifier.send(job.chat_id, message, plain=True)
+                message_id = await self._transmit(job, message, plain=True)
         except RetryLater as exc:
             await self._on_flood(job, exc)
             return

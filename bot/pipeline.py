@@ -56,7 +56,8 @@ class CycleReport:
 
     started: datetime
     feeds: list[FeedReport] = field(default_factory=list)
-    alerts: list[Recorded] = field(default_factory=list)
+    alerts: list[Recorded] = field(default_factory=list)  # one per new story that alerts
+    followups: list[Recorded] = field(default_factory=list)  # new sources of alerted stories
     duration: float = 0.0
 
     def count(self, *outcomes: Outcome) -> int:
@@ -72,8 +73,8 @@ class CycleReport:
             f"{len(self.feeds)} feeds: {self.count('ok')} ok, "
             f"{self.count('not_modified', 'unchanged')} not modified, "
             f"{self.count('failed')} failed; {self.items_new} new items, "
-            f"{len(self.alerts)} alerts ({sum(r.queued for r in self.alerts)} queued for chats) "
-            f"in {self.duration:.1f}s"
+            f"{len(self.alerts)} alerts ({sum(r.queued for r in self.alerts)} queued for chats), "
+            f"{len(self.followups)} more sources in {self.duration:.1f}s"
         )
 
 
@@ -165,7 +166,8 @@ class Pipeline:
             await self._record_unreachable(unreachable, states)
         for _, _, feed_report, recorded in results:
             report.feeds.append(feed_report)
-            report.alerts.extend(recorded)
+            for r in recorded:
+                (report.alerts if r.kind == "alert" else report.followups).append(r)
         report.duration = time.perf_counter() - t0
         return report
 

@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import FeedsConfig, Settings, load_feeds
-from bot.console import format_alert
+from bot.console import format_alert, format_followup
 from bot.errors import ConfigError
 from bot.notices import config_notice, health_notice
 from bot.fetch import Fetcher, FetchLimits
 from bot.matching import match_item
 from bot.models import Feed, Hit
 from bot.pipeline import CycleReport, ParsePool, Pipeline
+from bot.render import render_digest
 from bot.schedule import PollPolicy, assess_health
 from bot.rules import Watchlists, load_watchlists
 from bot.store import Store
@@ -217,6 +218,28 @@ class Runtime:
             notices.append(text)
         return notices
 
+    async def send_digests(self, now: datetime | None = None) -> int:
+        """Queue the digest of every chat whose time has come; return the messages queued.
+
+        Per chat: its held alerts, rendered with the current watchlists in its time zone,
+        released in one transaction (bot.store.Store.release_digest). A chat with nothing
+        held only has its last digest time moved. The delivery worker finds the queued
+        messages at its next look at the outbox (at most DeliveryLimits.idle_poll later).
+        """
+        now = now or datetime.now(UTC)
+        queued = 0
+        for chat in await asyncio.to_thread(self.store.digest_chats_due, now):
+            held = await asyncio.to_thread(self.store.held_alerts, chat.chat_id)
+            messages = render_digest(held, self.config.watchlists, chat_tz=chat.digest_tz, now=now)
+            sent = await asyncio.to_thread(
+                self.store.release_digest, chat.chat_id, messages, now,
+                outbox_ids=[h.outbox_id for h in held])
+            if sent:
+                log.info("chat %s: digest of %d alerts in %d messages", chat.chat_id, len(held),
+                         sent)
+            queued += sent
+        return queued
+
     async def poll(self, feeds: Sequence[Feed] | None = None) -> CycleReport:
         """One cycle over these feeds (default: all configured feeds)."""
         return await self.pipeline.run_cycle(self.config.feeds.feeds if feeds is None else feeds)
@@ -248,6 +271,8 @@ def print_report(report: CycleReport, config: Config, out: TextIO) -> None:
     for recorded in report.alerts:
         print(format_alert(recorded.stored, config.entity_name, backfill=recorded.stored.backfill),
               file=out, flush=True)
+    for recorded in report.followups:
+        print(format_followup(recorded.stored), file=out, flush=True)
 
 
 class Scheduler:
@@ -255,8 +280,9 @@ class Scheduler:
 
     Each tick starts a cycle for the feeds that are due (in the background: a slow feed
     never holds back the others, and a feed already being polled is skipped), checks the
-    configuration files for edits every `reload_every` seconds and feed health every
-    `health_every` seconds. `on_cycle` receives each finished cycle's report.
+    configuration files for edits every `reload_every` seconds, feed health every
+    `health_every` seconds and due digests every `digest_every` seconds. `on_cycle` receives
+    each finished cycle's report.
     """
 
     def __init__(
@@ -266,18 +292,20 @@ class Scheduler:
         *,
         reload_every: float = 2.0,
         health_every: float = 60.0,
+        digest_every: float = 30.0,
     ) -> None:
         self.runtime = runtime
         self.on_cycle = on_cycle
         self.reload_every = reload_every
         self.health_every = health_every
+        self.digest_every = digest_every
         self.last_cycle: datetime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_reload = self._last_health = float("-inf")
+        self._last_reload = self._last_health = self._last_digest = float("-inf")
         self._stopping = False
 
     async def tick(self) -> None:
-        """One look at the clock: reload, health, start due cycles. Never raises."""
+        """One look at the clock: reload, health, digests, start due cycles. Never raises."""
         if self._stopping:
             return
         loop = asyncio.get_running_loop()
@@ -290,6 +318,13 @@ class Scheduler:
                 await self.runtime.check_health()
         except Exception:
             log.exception("scheduler housekeeping failed")
+        try:
+            # Digests apart: a failing health check must not hold back anyone's digest.
+            if loop.time() - self._last_digest >= self.digest_every:
+                self._last_digest = loop.time()
+                await self.runtime.send_digests()
+        except Exception:
+            log.exception("sending digests failed")
         task = asyncio.create_task(self._cycle(), name="poll-cycle")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

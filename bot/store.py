@@ -15,15 +15,17 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.errors import StoreError
 from bot.models import Feed, FetchResult, Hit, Item, Validators
+from bot.stories import WINDOW, StoryCandidate, StoryKeys, choose_story, item_story_keys
 
 migrations = Migrations("newsbot")
 
@@ -155,6 +157,97 @@ def m002_notices_and_health(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_stories(db: Database) -> None:
+    # Issue 6: the same news from several feeds is one story. story_keys is the LSH index
+    # (bot/stories.py): exact URL/GUID keys and title band keys, each row pointing at the item
+    # that produced it. WITHOUT ROWID with (key, at) leading makes the table its own index, so
+    # one lookup per key is one b-tree descent and a time window is a range within it.
+    _run(
+        db,
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            first_item_id INTEGER NOT NULL REFERENCES items(id),
+            created TEXT NOT NULL,
+            title TEXT NOT NULL,
+            at TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            items INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE story_keys (
+            key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            PRIMARY KEY (key, at, item_id)
+        ) WITHOUT ROWID;
+        ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+        CREATE INDEX items_story ON items (story_id)
+        """,
+    )
+
+
+@migrations()
+def m004_digests(db: Database) -> None:
+    # Issue 6: a chat in digest mode gets its alerts once a day. Its outbox rows wait as
+    # 'held' until the digest releases them ('digested'); digest_at NULL = immediate alerts.
+    # The partial index keeps "this chat's held rows" cheap however large the outbox grows.
+    _run(
+        db,
+        """
+        ALTER TABLE subscribers ADD COLUMN digest_at TEXT;
+        ALTER TABLE subscribers ADD COLUMN digest_tz TEXT NOT NULL DEFAULT 'UTC';
+        ALTER TABLE subscribers ADD COLUMN last_digest TEXT;
+        CREATE INDEX outbox_held ON outbox (chat_id) WHERE state = 'held'
+        """,
+    )
+
+
+@migrations()
+def m005_story_alerts(db: Database) -> None:
+    # One alert per story: alerts point at their story, and an alert already sent gets an
+    # 'edit' row per chat ("+N sources") instead of a second message. The outbox gains
+    # `kind` (send | edit) and its uniqueness becomes (alert, chat, kind).
+    _run(
+        db,
+        """
+        ALTER TABLE alerts ADD COLUMN story_id INTEGER REFERENCES stories(id);
+        CREATE UNIQUE INDEX alerts_story ON alerts (story_id) WHERE story_id IS NOT NULL;
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'send',
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            text TEXT,
+            UNIQUE (alert_id, chat_id, kind),
+            CHECK ((alert_id IS NULL) != (text IS NULL))
+        );
+        INSERT INTO outbox_new (id, alert_id, chat_id, state, attempts, next_try, last_error,
+                                message_id, created, sent_at, text)
+            SELECT id, alert_id, chat_id, state, attempts, next_try, last_error, message_id,
+                   created, sent_at, text FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_new RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (state, next_try);
+        CREATE INDEX outbox_held ON outbox (chat_id) WHERE state = 'held';
+        CREATE INDEX outbox_alert ON outbox (alert_id, kind)
+        """,
+    )
+
+
+# Telegram counts edits against the chat's limits: one story's message is edited at most
+# once per this many seconds, however many sources arrive (the edit shows them all).
+EDIT_EVERY = timedelta(seconds=60)
+
+
 def ts(moment: datetime | None) -> str | None:
     """Aware datetime -> sortable UTC text (None stays None)."""
     if moment is None:
@@ -244,6 +337,8 @@ class StoredItem:
     lang: str | None
     backfill: bool = False
     hits: tuple[Hit, ...] = ()
+    story_id: int | None = None
+    sources: int = 1  # feeds that carried this item's story (filled by recent_items)
 
     @property
     def entities(self) -> list[str]:
@@ -263,6 +358,8 @@ class Subscriber:
     title: str | None
     active: bool
     follows: tuple[str, ...] = ()
+    digest_at: str | None = None  # "HH:MM" in digest_tz: one digest a day; None: immediate
+    digest_tz: str = "UTC"
 
     def wants(self, hits: Iterable[Hit]) -> bool:
         """True when this chat follows a list or entity of these (listed) hits."""
@@ -283,6 +380,18 @@ class OutboxJob:
     attempts: int
     item: StoredItem | None
     text: str | None = None
+    kind: str = "send"  # send: a new message; edit: "+N sources" on the sent one
+    edit_message_id: int | None = None  # for kind == "edit": the message to edit
+    sources: tuple[Source, ...] = ()  # the story's other sources, for "+N sources"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Another outlet that carried the same story."""
+
+    feed: str
+    title: str
+    link: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,11 +408,13 @@ class NewItem:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A new matched item as recorded: its id, alert and how many chats it was queued for."""
+    """A new item that alerted (kind "alert": queued for `queued` chats) or that joined a
+    story already alerted (kind "source": `queued` edits)."""
 
     stored: StoredItem
     alert_id: int
     queued: int
+    kind: str = "alert"
 
 
 class Store:
@@ -448,10 +559,14 @@ class Store:
     def record_items(
         self, feed: Feed, new_items: Sequence[NewItem], now: datetime, *, backfill: bool
     ) -> list[Recorded]:
-        """Store items; for each new matched one, its hits, its alert and the outbox rows.
+        """Store items; group them into stories; alert once per story.
 
         All in one transaction. An item already stored (same feed and key) is skipped, so an
-        item is new exactly once. Backfill alerts are recorded but queue no chat.
+        item is new exactly once. A new item starts or joins a story. The first matched item
+        of a story is its alert, queued for every interested chat (held for chats in digest
+        mode); an item joining a story that already has an alert is another source: each
+        chat that was sent the alert gets an edit ("+N sources"). Backfill alerts are
+        recorded but queue no chat.
         """
         recorded: list[Recorded] = []
         with self._tx() as conn:
@@ -475,31 +590,73 @@ class Store:
                     [(item_id, h.entity, h.list, h.alias, h.field, h.start, h.end, h.score)
                      for h in new.hits],
                 )
-                if not matched:
-                    continue
-                alert_id = conn.execute(
-                    "INSERT INTO alerts (item_id, created, backfill) VALUES (?,?,?) RETURNING id",
-                    [item_id, ts(now), int(backfill)],
-                ).fetchone()[0]
-                chats = [s.chat_id for s in subscribers if s.wants(new.hits)]
-                conn.executemany(
-                    """INSERT INTO outbox (alert_id, chat_id, next_try, created)
-                       VALUES (?,?,?,?) ON CONFLICT DO NOTHING""",
-                    [(alert_id, chat, ts(now), ts(now)) for chat in chats],
-                )
+                story_id, _ = self._assign_story(conn, item_id, item, None, now)
                 stored = StoredItem(
                     id=item_id, feed=feed.name, title=item.title, summary=item.summary,
                     link=item.link, published=item.published, first_seen=now, lang=item.lang,
-                    backfill=backfill, hits=tuple(new.hits),
+                    backfill=backfill, hits=tuple(new.hits), story_id=story_id,
+                )
+                existing = conn.execute(
+                    "SELECT id FROM alerts WHERE story_id = ?", [story_id]
+                ).fetchone()
+                if existing is not None:
+                    edits = self._queue_edits(conn, existing[0], now)
+                    recorded.append(Recorded(stored, existing[0], edits, kind="source"))
+                    continue
+                if not matched:
+                    continue
+                alert_id = conn.execute(
+                    """INSERT INTO alerts (item_id, created, backfill, story_id)
+                       VALUES (?,?,?,?) RETURNING id""",
+                    [item_id, ts(now), int(backfill), story_id],
+                ).fetchone()[0]
+                chats = [s for s in subscribers if s.wants(new.hits)]
+                conn.executemany(
+                    """INSERT INTO outbox (alert_id, chat_id, state, next_try, created)
+                       VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING""",
+                    [(alert_id, s.chat_id, "held" if s.digest_at else "pending", ts(now), ts(now))
+                     for s in chats],
                 )
                 recorded.append(Recorded(stored=stored, alert_id=alert_id, queued=len(chats)))
         return recorded
 
+    @staticmethod
+    def _queue_edits(conn: sqlite3.Connection, alert_id: int, now: datetime) -> int:
+        """An alert's story has a new source: queue (or re-arm) one edit per chat sent it.
+
+        A chat whose alert is still pending needs nothing: the alert is rendered when sent,
+        with every source known by then. One edit row per (alert, chat), re-armed at most
+        once per EDIT_EVERY, so a story seen in twenty feeds is not twenty edits.
+        """
+        sent = conn.execute(
+            """SELECT o.chat_id, o.sent_at, e.state, e.sent_at FROM outbox o
+               LEFT JOIN outbox e ON e.alert_id = o.alert_id AND e.chat_id = o.chat_id
+                                 AND e.kind = 'edit'
+               WHERE o.alert_id = ? AND o.kind = 'send' AND o.state = 'sent'""",
+            [alert_id],
+        ).fetchall()
+        for chat_id, sent_at, edit_state, edited_at in sent:
+            if edit_state == "pending":
+                continue  # an edit is already queued: it will show this source too
+            last = from_ts(edited_at) or from_ts(sent_at) or now
+            next_try = max(now, last + EDIT_EVERY) if edited_at else now
+            conn.execute(
+                """INSERT INTO outbox (alert_id, chat_id, kind, next_try, created)
+                   VALUES (?, ?, 'edit', ?, ?)
+                   ON CONFLICT (alert_id, chat_id, kind) DO UPDATE SET
+                     state = 'pending', attempts = 0, next_try = excluded.next_try,
+                     last_error = NULL""",
+                [alert_id, chat_id, ts(next_try), ts(now)],
+            )
+        return len(sent)
+
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxJob]:
         """Pending deliveries whose time has come, oldest first."""
         rows = self._rows(
-            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, o.text, s.kind AS chat_kind,
-                      a.item_id
+            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, o.text, o.kind,
+                      s.kind AS chat_kind, a.item_id, a.story_id,
+                      (SELECT m.message_id FROM outbox m WHERE m.alert_id = o.alert_id
+                         AND m.chat_id = o.chat_id AND m.kind = 'send') AS edit_of
                FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id
                LEFT JOIN subscribers s ON s.chat_id = o.chat_id
                WHERE o.state = 'pending' AND o.next_try <= ?
@@ -507,14 +664,32 @@ class Store:
             [ts(now), limit],
         )
         items = self._items_by_id({r["item_id"] for r in rows if r["item_id"] is not None})
+        sources = self._other_sources({(r["story_id"], r["item_id"]) for r in rows
+                                       if r["story_id"] is not None})
         return [
             OutboxJob(
                 id=r["id"], alert_id=r["alert_id"], chat_id=r["chat_id"],
                 chat_kind=r["chat_kind"] or "private", attempts=r["attempts"],
-                item=items.get(r["item_id"]), text=r["text"],
+                item=items.get(r["item_id"]), text=r["text"], kind=r["kind"],
+                edit_message_id=r["edit_of"] if r["kind"] == "edit" else None,
+                sources=sources.get((r["story_id"], r["item_id"]), ()),
             )
             for r in rows
         ]
+
+    def _other_sources(self, stories: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[Source, ...]]:
+        """For each (story, alerted item): the story's other items, one per feed, oldest first."""
+        out: dict[tuple[int, int], tuple[Source, ...]] = {}
+        for story_id, item_id in stories:
+            seen: dict[str, Source] = {}
+            for r in self._rows(
+                """SELECT feed, title, link FROM items WHERE story_id = ? AND id != ?
+                   ORDER BY first_seen, id""",
+                [story_id, item_id],
+            ):
+                seen.setdefault(r["feed"], Source(r["feed"], r["title"], r["link"]))
+            out[(story_id, item_id)] = tuple(seen.values())
+        return out
 
     def enqueue_notice(self, chat_ids: Sequence[int], html: str, now: datetime) -> int:
         """Queue an admin notice (Telegram HTML) for these chats; returns rows queued."""
@@ -605,7 +780,7 @@ class Store:
             )
             conn.execute(
                 """UPDATE outbox SET state = 'failed', last_error = ?
-                   WHERE chat_id = ? AND state = 'pending'""",
+                   WHERE chat_id = ? AND state IN ('pending', 'held')""",
                 [f"chat inactive: {reason}", chat_id],
             )
             return cur.rowcount > 0
@@ -635,8 +810,8 @@ class Store:
     def recent_items(
         self, n: int = 5, *, list_id: str | None = None, entity: str | None = None
     ) -> list[StoredItem]:
-        """Matched items, newest first (by publication time, else first seen)."""
-        where = ["i.matched = 1"]
+        """Alerted stories, newest first: each story's alerted item, with its source count."""
+        where = ["1 = 1"]
         params: list[object] = []
         if list_id:
             where.append("EXISTS (SELECT 1 FROM hits h WHERE h.item_id = i.id AND h.list = ?)")
@@ -648,12 +823,15 @@ class Store:
             )
             params.append(entity)
         rows = self._rows(
-            f"""SELECT i.* FROM items i WHERE {' AND '.join(where)}
+            f"""SELECT i.* FROM alerts a JOIN items i ON i.id = a.item_id
+                WHERE {' AND '.join(where)}
                 ORDER BY i.first_seen DESC, COALESCE(i.published, i.first_seen) DESC, i.id DESC
                 LIMIT ?""",
             [*params, n],
         )
-        return self._with_hits(rows)
+        items = self._with_hits(rows)
+        counts = self.story_sources([i.story_id for i in items if i.story_id is not None])
+        return [replace(i, sources=counts.get(i.story_id, 1)) if i.story_id else i for i in items]
 
     def search_items(self, words: str, n: int = 10) -> list[StoredItem]:
         """Stored items whose title or summary contain every word (case-insensitive)."""
@@ -668,6 +846,13 @@ class Store:
         rows = self._rows(
             f"SELECT i.* FROM items i WHERE {where} ORDER BY i.first_seen DESC, i.id DESC LIMIT ?",
             [*params, n],
+        )
+        return self._with_hits(rows)
+
+    def items_since(self, since: datetime) -> list[StoredItem]:
+        """Every item first seen at or after `since`, oldest first, with its hits."""
+        rows = self._rows(
+            "SELECT * FROM items WHERE first_seen >= ? ORDER BY first_seen, id", [ts(since)]
         )
         return self._with_hits(rows)
 
@@ -700,6 +885,7 @@ class Store:
                 link=r["link"], published=from_ts(r["published"]),
                 first_seen=from_ts(r["first_seen"]), lang=r["lang"],
                 backfill=bool(r["backfill"]), hits=tuple(hits.get(r["id"], ())),
+                story_id=r.get("story_id"),
             )
             for r in rows
         ]
@@ -740,6 +926,298 @@ class Store:
         stats.update(self.outbox_counts())
         return stats
 
+    # ---- stories (issue 6) ----------------------------------------------------------------
+
+    def find_story(
+        self, keys: StoryKeys, now: datetime, *, window: timedelta = WINDOW, limit: int = 200
+    ) -> list[StoryCandidate]:
+        """Stored items sharing a key with `keys`: exact keys at any time, bands in the window."""
+        with self._lock:
+            return self._find_story(self.db.conn, keys, now, window=window, limit=limit)
+
+    def attach_story(
+        self, item_id: int, story_id: int | None, keys: StoryKeys, now: datetime
+    ) -> int:
+        """Put a stored item into a story (a new one when `story_id` is None); its story id."""
+        with self._tx() as conn:
+            return self._attach_story(conn, item_id, story_id, keys, now)
+
+    def assign_story(
+        self, item_id: int, item: Item, now: datetime, keys: StoryKeys | None = None
+    ) -> tuple[int, bool]:
+        """Find the story of a stored item and attach it: (story id, True if a new story)."""
+        with self._tx() as conn:
+            return self._assign_story(conn, item_id, item, keys, now)
+
+    def _assign_story(
+        self,
+        conn: sqlite3.Connection,
+        item_id: int,
+        item: Item,
+        keys: StoryKeys | None,
+        now: datetime,
+    ) -> tuple[int, bool]:
+        """assign_story inside the caller's transaction (record_items): (story id, is new)."""
+        keys = keys or item_story_keys(item, seen=now)
+        candidates = [c for c in self._find_story(conn, keys, now) if c.item_id != item_id]
+        story_id = choose_story(keys, candidates, feed=item.feed)
+        return self._attach_story(conn, item_id, story_id, keys, now), story_id is None
+
+    def story_id_of(self, item_id: int) -> int | None:
+        """The story a stored item belongs to (None before it was assigned)."""
+        rows = self._rows("SELECT story_id FROM items WHERE id = ?", [item_id])
+        return rows[0]["story_id"] if rows else None
+
+    def story_items(self, story_id: int) -> list[StoredItem]:
+        """A story's items, first seen first: the first is the one alerted, the rest its sources."""
+        rows = self._rows(
+            "SELECT * FROM items WHERE story_id = ? ORDER BY first_seen, id", [story_id]
+        )
+        return self._with_hits(rows)
+
+    def story_sources(self, story_ids: Sequence[int]) -> dict[int, int]:
+        """How many distinct feeds each of these stories was seen in."""
+        counts: dict[int, int] = {}
+        for start in range(0, len(story_ids), 500):
+            chunk = list(story_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for r in self._rows(
+                f"""SELECT story_id, COUNT(DISTINCT feed) AS n FROM items
+                    WHERE story_id IN ({marks}) GROUP BY story_id""",
+                chunk,
+            ):
+                counts[r["story_id"]] = r["n"]
+        return counts
+
+    def _find_story(
+        self,
+        conn: sqlite3.Connection,
+        keys: StoryKeys,
+        now: datetime,
+        *,
+        window: timedelta = WINDOW,
+        limit: int = 200,
+    ) -> list[StoryCandidate]:
+        """One indexed query: exact keys at any time, band keys within `window` of the item."""
+        at = keys.at or now
+        parts: list[str] = []
+        params: list[object] = []
+        if keys.exact:
+            marks = ",".join("?" * len(keys.exact))
+            parts.append("SELECT at, item_id, story_id, 1 AS exact FROM story_keys "
+                         f"WHERE key IN ({marks})")
+            params += keys.exact
+        if keys.bands:
+            marks = ",".join("?" * len(keys.bands))
+            parts.append("SELECT at, item_id, story_id, 0 AS exact FROM story_keys "
+                         f"WHERE key IN ({marks}) AND at BETWEEN ? AND ?")
+            params += [*keys.bands, ts(at - window), ts(at + window)]
+        if not parts:
+            return []
+        # exact matches first, then the items sharing most bands; the limit bounds the work
+        # a very common title could cause
+        rows = conn.execute(
+            f"""SELECT k.story_id, k.item_id, MAX(k.exact), MIN(k.at), i.title, i.feed
+                FROM ({' UNION ALL '.join(parts)}) k JOIN items i ON i.id = k.item_id
+                GROUP BY k.item_id ORDER BY MAX(k.exact) DESC, COUNT(*) DESC LIMIT ?""",
+            [*params, limit],
+        ).fetchall()
+        return [
+            StoryCandidate(story_id=r[0], item_id=r[1], exact=bool(r[2]), at=from_ts(r[3]),
+                           title=r[4], feed=r[5])
+            for r in rows
+        ]
+
+    def _attach_story(
+        self,
+        conn: sqlite3.Connection,
+        item_id: int,
+        story_id: int | None,
+        keys: StoryKeys,
+        now: datetime,
+    ) -> int:
+        """attach_story inside the caller's transaction."""
+        at = ts(keys.at or now)
+        if story_id is None:
+            title = conn.execute("SELECT title FROM items WHERE id = ?", [item_id]).fetchone()
+            story_id = conn.execute(
+                """INSERT INTO stories (first_item_id, created, title, at, updated, items)
+                   VALUES (?,?,?,?,?,0) RETURNING id""",
+                [item_id, ts(now), title[0] if title else "", at, ts(now)],
+            ).fetchone()[0]
+        cur = conn.execute(
+            "UPDATE items SET story_id = ? WHERE id = ? AND story_id IS NULL", [story_id, item_id]
+        )
+        if cur.rowcount:  # attaching twice must not count the item twice
+            conn.execute(
+                "UPDATE stories SET items = items + 1, updated = ? WHERE id = ?",
+                [ts(now), story_id],
+            )
+        conn.executemany(
+            "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
+            [(key, at, item_id, story_id) for key in keys.all],
+        )
+        return story_id
+
+
+    # ---- digests (issue 6) ----------------------------------------------------------------
+
+    def set_digest(self, chat_id: int, at: str | None, tz: str, now: datetime) -> int:
+        """Put a chat in digest mode ("HH:MM" in `tz`) or back to immediate alerts (None).
+
+        Switching on counts from `now`: the first digest comes at the next HH:MM, not at once.
+        Switching off releases the chat's held rows as ordinary pending alerts, so nothing
+        held is lost; returns how many were released.
+        """
+        with self._tx() as conn:
+            if at is not None:
+                conn.execute(
+                    """UPDATE subscribers SET digest_at = ?, digest_tz = ?, last_digest = ?,
+                       updated = ? WHERE chat_id = ?""",
+                    [at, tz, ts(now), ts(now), chat_id],
+                )
+                return 0
+            conn.execute(
+                """UPDATE subscribers SET digest_at = NULL, digest_tz = ?, updated = ?
+                   WHERE chat_id = ?""",
+                [tz, ts(now), chat_id],
+            )
+            return conn.execute(
+                """UPDATE outbox SET state = 'pending', next_try = ?
+                   WHERE chat_id = ? AND state = 'held'""",
+                [ts(now), chat_id],
+            ).rowcount
+
+    def digest_chats_due(self, now: datetime) -> list[Subscriber]:
+        """Active digest chats whose HH:MM has passed today (their time) since their last one."""
+        rows = self._rows(
+            """SELECT * FROM subscribers WHERE active = 1 AND digest_at IS NOT NULL
+               ORDER BY chat_id"""
+        )
+        due = []
+        for r in rows:
+            moment = digest_moment(r["digest_at"], r["digest_tz"], now)
+            if moment is None or moment > now:
+                continue
+            last = from_ts(r["last_digest"])
+            if last is None or last < moment:
+                due.append(_subscriber(r))
+        return due
+
+    def held_alerts(self, chat_id: int) -> list[HeldItem]:
+        """The items a chat's held rows wait to tell, first seen first: hits, story, sources."""
+        rows = self._rows(
+            """SELECT o.id AS outbox_id, i.* FROM outbox o
+               JOIN alerts a ON a.id = o.alert_id JOIN items i ON i.id = a.item_id
+               WHERE o.chat_id = ? AND o.state = 'held'
+               ORDER BY i.first_seen, i.id, o.id""",
+            [chat_id],
+        )
+        by_id = {s.id: s for s in self._with_hits(rows)}
+        stories = sorted({r["story_id"] for r in rows if r.get("story_id") is not None})
+        feeds = self.story_sources(stories)
+        out = []
+        for r in rows:
+            s = by_id[r["id"]]
+            story = r.get("story_id")
+            out.append(HeldItem(
+                id=s.id, feed=s.feed, title=s.title, summary=s.summary, link=s.link,
+                published=s.published, first_seen=s.first_seen, lang=s.lang,
+                backfill=s.backfill, hits=s.hits, story_id=story,
+                sources=feeds.get(story, 1) if story is not None else 1,
+                outbox_id=int(r["outbox_id"]),
+            ))
+        return out
+
+    def release_digest(
+        self,
+        chat_id: int,
+        html: str | Sequence[str],
+        now: datetime,
+        *,
+        outbox_ids: Sequence[int] | None = None,
+    ) -> int:
+        """Queue a digest (one outbox notice per message) and retire its held rows, atomically.
+
+        One transaction: the notices, the held rows marked 'digested' and last_digest all
+        commit together, so a crash can neither send a digest twice nor lose its alerts.
+        `outbox_ids` names the held rows the digest shows (HeldItem.outbox_id): rows held
+        after they were read stay held for the next digest. When none of them is held any
+        more, another release got there first and nothing is queued. Empty `html`: no
+        message, last_digest still moves. Returns the messages queued.
+        """
+        messages = [html] if isinstance(html, str) else list(html)
+        messages = [m for m in messages if m.strip()]
+        with self._tx() as conn:
+            if outbox_ids is None:
+                conn.execute(
+                    """UPDATE outbox SET state = 'digested', sent_at = ?
+                       WHERE chat_id = ? AND state = 'held'""",
+                    [ts(now), chat_id],
+                )
+            else:
+                taken = 0
+                for start in range(0, len(outbox_ids), 500):
+                    chunk = list(outbox_ids[start : start + 500])
+                    marks = ",".join("?" * len(chunk))
+                    taken += conn.execute(
+                        f"""UPDATE outbox SET state = 'digested', sent_at = ?
+                            WHERE chat_id = ? AND state = 'held' AND id IN ({marks})""",
+                        [ts(now), chat_id, *chunk],
+                    ).rowcount
+                if outbox_ids and not taken:
+                    messages = []
+            conn.executemany(
+                "INSERT INTO outbox (chat_id, text, next_try, created) VALUES (?,?,?,?)",
+                [(chat_id, text, ts(now), ts(now)) for text in messages],
+            )
+            conn.execute(
+                "UPDATE subscribers SET last_digest = ? WHERE chat_id = ?", [ts(now), chat_id]
+            )
+        return len(messages)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldItem(StoredItem):
+    """An item waiting in a chat's digest, with the held outbox row that waits for it."""
+
+    outbox_id: int = 0
+
+
+def digest_moment(at: str | None, tz: str, now: datetime) -> datetime | None:
+    """Today's digest time ("HH:MM" on `now`'s date in `tz`) as an aware UTC datetime.
+
+    A time skipped by a DST change (02:30 on a spring-forward night) falls after the gap,
+    and a repeated one (01:30 in autumn) means its first occurrence: one digest a day
+    either way. None when `at` is not HH:MM; an unknown zone counts as UTC.
+    """
+    hours, minutes = parse_hhmm(at or "")
+    if hours < 0:
+        return None
+    zone = zone_or_utc(tz)
+    local = now.astimezone(zone)
+    moment = datetime(local.year, local.month, local.day, hours, minutes, tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def parse_hhmm(text: str) -> tuple[int, int]:
+    """(hours, minutes) of "H:MM" or "HH:MM" on a 24-hour clock; (-1, -1) when malformed."""
+    head, sep, tail = text.strip().partition(":")
+    if not (sep and head.isdigit() and tail.isdigit() and len(head) <= 2 and len(tail) == 2):
+        return -1, -1
+    hours, minutes = int(head), int(tail)
+    if hours > 23 or minutes > 59:
+        return -1, -1
+    return hours, minutes
+
+
+def zone_or_utc(name: str) -> ZoneInfo:
+    """The IANA time zone of that name; UTC when the tz database does not know it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 def _record_fetch(conn: sqlite3.Connection, r: FetchRecord) -> None:
     feed, now, next_poll = r.feed, r.now, r.next_poll
@@ -792,4 +1270,7 @@ def _subscriber(r: dict[str, object]) -> Subscriber:
     return Subscriber(
         chat_id=int(r["chat_id"]), kind=str(r["kind"]), title=r["title"],  # type: ignore[arg-type]
         active=bool(r["active"]), follows=tuple(json.loads(str(r["follows"]))),
+        digest_at=r.get("digest_at"),  # type: ignore[arg-type]
+        digest_tz=str(r.get("digest_tz") or "UTC"),
     )
+

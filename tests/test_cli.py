@@ -128,3 +128,26 @@ def test_match_is_one_line_out_per_line_in(workdir):
 def test_status_without_a_database_says_what_to_do(workdir):
     result = newsbot("status", cwd=workdir)
     assert result.returncode == 0 and "newsbot poll" in result.stderr
+
+
+def test_replay_shows_what_a_rules_change_would_alert(workdir):
+    newsbot("poll", cwd=workdir)  # "Qwen 3 tops the charts" alerted, "Weather today" not
+    (workdir / "rules" / "llm.yaml").write_text(
+        SIMPLE_RULES.replace("aliases: [Qwen, 通义千问]", "aliases: [通义千问]")
+        + "  - id: weather\n    name: Weather Inc\n    aliases: [Weather]\n", encoding="utf-8")
+    result = newsbot("replay", "--since", "1d", "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    changes = {json.loads(line)["title"]: json.loads(line) for line in result.stdout.splitlines()}
+    assert changes["Qwen 3 tops the charts"]["change"] == "lost"
+    assert changes["Weather today"]["change"] == "new"
+    assert changes["Weather today"]["now"] == [["weather", "llm"]]
+    assert "1 would newly alert, 1 would no longer alert" in result.stderr
+
+
+def test_explain_accepts_a_stored_item_id(workdir):
+    first = json.loads(newsbot("poll", "--json", cwd=workdir).stdout.splitlines()[0])
+    result = newsbot("explain", str(first["item_id"]), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "Qwen 3 tops the charts" in result.stdout and "alibaba" in result.stdout
+    missing = newsbot("explain", "99999", cwd=workdir)
+    assert missing.returncode == 1 and "No stored item with id 99999" in missing.stderr

@@ -15,9 +15,9 @@ from bot.store import Store
 from tests.feedserver import Route, closed_port
 
 
-def rss(*titles: str, channel: str = "Test feed") -> bytes:
+def rss(*titles: str, channel: str = "Test feed", site: str = "news.example") -> bytes:
     items = "".join(
-        f"<item><title>{escape(t)}</title><link>http://news.example/{i}?utm_source=x</link>"
+        f"<item><title>{escape(t)}</title><link>http://{site}/{i}?utm_source=x</link>"
         f"<guid>id-{escape(t)}</guid><pubDate>Fri, 27 Nov 2026 10:0{i % 10}:00 GMT</pubDate>"
         f"<description>About {escape(t)}</description></item>"
         for i, t in enumerate(titles)
@@ -161,7 +161,8 @@ def test_a_feed_in_error_backs_off_and_recovers(feed_server, store):
 def test_process_pool_parses_many_feeds_like_the_thread(feed_server, store):
     feeds = []
     for i in range(10):
-        feed_server.routes[f"/f{i}"] = Route(body=rss(f"Qwen item {i}", f"other {i}"))
+        feed_server.routes[f"/f{i}"] = Route(body=rss(f"Qwen item {i}", f"other {i}",
+                                                      site=f"news{i}.example"))
         feeds.append(Feed(f"F{i}", feed_server.url(f"/f{i}"), timeout=10))
     report = run(store, feeds, processes=2)
     assert report.count("ok") == 10 and len(report.alerts) == 10
@@ -192,3 +193,36 @@ def test_failures_count_when_other_feeds_answer(feed_server, store):
     finally:
         sock.close()
     assert store.feed_state("down").consecutive_errors == 1
+
+
+def test_the_same_story_from_three_feeds_is_one_alert_then_sources(feed_server, store):
+    """A utm-tagged link, an AMP link and a reworded title: one story, one alert."""
+    store.subscribe(42, "private", None, datetime.now(UTC))
+    def one(title: str, link: str) -> bytes:
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+                f"<title>{escape(title)}</title><link>{escape(link)}</link>"
+                f"<pubDate>Fri, 27 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>").encode()
+    feeds = [Feed(n, feed_server.url("/" + n), timeout=5, backfill="alert") for n in ("a", "b", "c")]
+    feed_server.routes["/a"] = Route(body=one("Alibaba releases Qwen 3 open-weight models",
+                                              "https://www.reuters.com/tech/qwen-3/"))
+    first = run(store, feeds[:1])
+    feed_server.routes["/b"] = Route(body=one("Alibaba releases Qwen 3 open-weight models - Reuters",
+                                              "https://www.reuters.com/tech/qwen-3/?utm_source=rss&utm_medium=x"))
+    feed_server.routes["/c"] = Route(body=one("Qwen 3 open-weight models released by Alibaba",
+                                              "https://amp.scmp.com/tech/qwen-3-models/amp"))
+    later = run(store, feeds[1:])
+    assert len(first.alerts) == 1 and later.alerts == []
+    assert sorted(r.stored.feed for r in later.followups) == ["b", "c"]
+    [job] = store.due_outbox(datetime.now(UTC))
+    assert sorted(s.feed for s in job.sources) == ["b", "c"]  # rendered as "+2 sources" when sent
+    [story] = store.recent_items(5)
+    assert story.sources == 3
+
+
+def test_similar_titles_of_different_stories_stay_apart(feed_server, store):
+    feed_server.routes["/a"] = Route(body=rss("Alibaba unveils Qwen 2.5", site="a.example"))
+    feed_server.routes["/b"] = Route(body=rss("Alibaba unveils Qwen 3.0", site="b.example"))
+    report = run(store, [Feed("A", feed_server.url("/a"), timeout=5),
+                         Feed("B", feed_server.url("/b"), timeout=5)])
+    assert len(report.alerts) == 2 and report.followups == []
+    assert len({r.stored.story_id for r in report.alerts}) == 2

@@ -207,3 +207,132 @@ def test_admin_notice_keeps_its_markup_and_gets_a_plain_twin() -> None:
     assert notice.plain == "Feed failing: A & B since 2025-03-01"
     long = render_notice("<b>x</b>" + "&amp;" * 5000)
     assert utf16_len(visible(long.html)) <= MAX_CHARS and long.plain.endswith("…")
+
+
+# ---------------------------------------------------------------------------- digests (issue 6)
+
+@dataclass
+class Held:
+    """A held item as the store hands it to the digest (bot.store.HeldItem's shape)."""
+
+    id: int
+    title: str
+    hits: tuple[Hit, ...]
+    feed: str = "Test Feed"
+    story_id: int | None = None
+    sources: int = 1
+    summary: str = ""
+    link: str | None = "https://news.test/a?x=1&y=2"
+    published: datetime | None = None
+    first_seen: datetime = NOW
+
+
+def test_digest_groups_stories_by_list_then_entity_in_watchlist_order() -> None:
+    from bot.render import render_digest
+
+    items = [
+        Held(1, "SenseTime files deep synthesis algorithm", (hit("sensetime", "title", 0, 9,
+                                                                  "deepfake"),)),
+        Held(2, "Baidu ships Ernie 5", (hit("baidu", "title", 0, 5),)),
+        Held(3, "iFlytek Spark update", (hit("iflytek", "title", 0, 7),)),
+        Held(4, "Baidu cuts prices", (hit("baidu", "title", 0, 5),)),
+    ]
+    [message] = render_digest(items, WL, chat_tz="UTC", now=NOW)
+    lines = visible(message).splitlines()
+    assert lines[:2] == ["Daily digest · 1 Mar 2025 (UTC)", "4 stories"]
+    assert lines[2:] == [
+        "", "#llm — Chinese LLMs",
+        "iFlytek", "• iFlytek Spark update — Test Feed, 12:00",
+        "Baidu", "• Baidu ships Ernie 5 — Test Feed, 12:00",
+        "• Baidu cuts prices — Test Feed, 12:00",
+        "", "#deepfake — Deep synthesis filers",
+        "SenseTime", "• SenseTime files deep synthesis algorithm — Test Feed, 12:00",
+    ]
+    assert '<a href="https://news.test/a?x=1&amp;y=2"><b>Baidu</b> ships Ernie 5</a>' in message
+
+
+def test_digest_counts_a_story_told_by_three_feeds_once() -> None:
+    from bot.render import render_digest
+
+    told = [Held(n, f"Baidu ships Ernie 5 ({feed})", (hit("baidu", "title", 0, 5),), feed=feed,
+                 story_id=7, first_seen=NOW.replace(minute=n))
+            for n, feed in ((3, "Feed C"), (1, "Feed A"), (2, "Feed B"))]
+    alone = Held(9, "Baidu cuts prices", (hit("baidu", "title", 0, 5),))
+    [message] = render_digest([*told, alone], WL, chat_tz="UTC", now=NOW)
+    shown = visible(message)
+    assert "2 stories" in shown
+    assert "• Baidu ships Ernie 5 (Feed A) — Feed A, 12:01 (3 sources)" in shown  # first seen
+    assert "Feed B" not in shown and "Feed C" not in shown
+    # The store may know of more feeds than the alerts held here.
+    [message] = render_digest([Held(1, "Baidu news", (hit("baidu", "title", 0, 5),), story_id=3,
+                                    sources=4)], WL, chat_tz="UTC", now=NOW)
+    assert "(4 sources)" in visible(message)
+
+
+def test_digest_files_a_story_once_per_list_under_its_title_entity() -> None:
+    from bot.render import render_digest
+
+    both = Held(1, "Baidu and iFlytek trade blows; SenseTime files",
+                (hit("iflytek", "title", 10, 17), hit("baidu", "title", 0, 5),
+                 hit("sensetime", "title", 31, 40, "deepfake"), hit("baidu", "", 0, 5, "")))
+    [message] = render_digest([both], WL, chat_tz="UTC", now=NOW)
+    lines = visible(message).splitlines()
+    assert lines.count("Baidu") == 1 and "iFlytek" not in lines  # filed under Baidu in llm ...
+    assert any(line.endswith("· also iFlytek") for line in lines)
+    assert "SenseTime" in lines  # ... and under SenseTime in deepfake
+    assert sum(line.startswith("• ") for line in lines) == 2
+
+
+def test_digest_shows_times_in_the_chats_time_zone() -> None:
+    from bot.render import render_digest
+
+    now = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)  # 07:30 on 2 March in Shanghai
+    items = [Held(1, "Baidu late", (hit("baidu", "title", 0, 5),), first_seen=now),
+             Held(2, "Baidu early", (hit("baidu", "title", 0, 5),),
+                  published=datetime(2025, 3, 1, 3, 0, tzinfo=UTC))]
+    [message] = render_digest(items, WL, chat_tz="Asia/Shanghai", now=now)
+    shown = visible(message)
+    assert shown.startswith("Daily digest · 2 Mar 2025 (Asia/Shanghai)")
+    assert "Baidu late — Test Feed, 07:30" in shown
+    assert "Baidu early — Test Feed, 1 Mar 11:00" in shown
+
+
+def test_nothing_held_is_no_digest() -> None:
+    from bot.render import render_digest
+
+    assert render_digest([], WL, chat_tz="UTC", now=NOW) == []
+    unlisted = Held(1, "Baidu mentioned", (hit("baidu", "title", 0, 5, ""),))
+    assert render_digest([unlisted], WL, chat_tz="UTC", now=NOW) == []
+
+
+@pytest.mark.parametrize("hostile", ["<script>alert('x')</script>", "a < b && c > d",
+                                     "</i></a><b>", '"><img src=x>'])
+def test_digest_escapes_feed_text(hostile: str) -> None:
+    from bot.render import render_digest
+
+    item = Held(1, f"Baidu {hostile}", (hit("baidu", "title", 0, 5),), feed=hostile,
+                link=f"https://x.test/{hostile}")
+    [message] = render_digest([item], WL, chat_tz="UTC", now=NOW)
+    shown = visible(message)
+    assert f"Baidu {hostile} — {hostile}, 12:00" in shown
+
+
+def test_a_long_digest_is_split_between_lines_and_each_part_fits() -> None:
+    from bot.render import render_digest
+
+    entities = [("iflytek", "llm"), ("baidu", "llm"), ("sensetime", "deepfake")]
+    items = [Held(n, f"Baidu 😀 story number {n} " + "long words & <more> " * 12,
+                  (hit(entities[n % 3][0], "title", 0, 5, entities[n % 3][1]),),
+                  link=f"https://news.test/{n}?a=1&b=2", first_seen=NOW.replace(second=n % 60))
+             for n in range(240)]
+    messages = render_digest(items, WL, chat_tz="Europe/Berlin", now=NOW)
+    assert len(messages) > 3
+    shown = [visible(m) for m in messages]  # each part is valid Telegram HTML on its own
+    assert all(utf16_len(s) <= MAX_CHARS for s in shown)
+    assert all(m.count("<a ") == m.count("</a>") for m in messages)
+    stories = [line for s in shown for line in s.splitlines() if line.startswith("• ")]
+    assert sorted(int(line.split("number ")[1].split()[0]) for line in stories) == list(range(240))
+    for s in shown[1:]:  # a continued part names its list and entity before any story
+        lines = s.splitlines()
+        assert lines[0] == "Daily digest (continued)" and lines[2].startswith("#")
+        assert not lines[3].startswith("• ") and lines[4].startswith("• ")

@@ -1,0 +1,409 @@
+"""Pure story keys: which stored item, if any, is the same news as a new one.
+
+An item gets `StoryKeys` (computed once, no I/O):
+
+- **exact keys** — `u:<story_url>` of its link (and of its GUID when the GUID is a URL), and
+  `g:<guid>` when the GUID looks globally unique (URL, URN, tag: URI, UUID, long opaque id).
+  Short per-feed ids such as "12345" are ignored: two feeds' item 12345 are different news.
+  Exact keys join regardless of time.
+- **band keys** — MinHash-LSH bands over the title's tokens (words for Latin/Cyrillic/…
+  text, character bigrams for CJK), so that near-identical titles collide in an index
+  lookup without scanning stored titles. A collision is only a *candidate*.
+
+`same_story` then decides on a candidate: exact keys shared → same; otherwise the titles
+must be similar (rapidfuzz `token_set_ratio` for Latin text, character-bigram Dice for CJK
+text, both measured by `bench/story_dedup.py`), agree on their numbers ("Ernie 4.0" is not
+"Ernie 4.5", "$2 billion" is not "$3 billion"), not swap a name ("Japan, France agree" is
+not "Japan, Germany agree") and be published within `WINDOW`; `choose_story` also joins
+titles only across feeds.
+
+A Chinese and an English title of the same news share no tokens: they join only through a
+shared canonical URL or GUID, never through their titles.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import struct
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from rapidfuzz import fuzz
+
+from bot.dedup import story_url
+from bot.models import Item
+from bot.normalize import fold
+
+# LSH shape. A band collides when its ROWS MinHash values are all equal; the probability that
+# two titles with token Jaccard s share at least one of BANDS bands is 1 - (1 - s**ROWS)**BANDS:
+# s=0.75 → 0.99, s=0.6 → 0.91, s=0.5 → 0.74, but s=0.1 → 0.01, which keeps the candidates of
+# an unrelated title few even with a million stored items (see bench/story_dedup.py).
+BANDS = 10
+ROWS = 3  # band_keys mixes exactly three values
+_PERMS = BANDS * ROWS
+_PERM_BYTES = 4 * _PERMS
+_UNPACK = struct.Struct(f"<{_PERMS}I").unpack
+
+# Similarity (0–100) at or above which two titles are the same story; chosen on the labeled
+# set of bench/story_dedup.py (its threshold table), not guessed.
+LATIN_THRESHOLD = 96.0
+CJK_THRESHOLD = 60.0
+# Titles of the same news published further apart than this are different stories (a weekly
+# "wellness calendar" keeps its title); exact URL/GUID keys ignore the window.
+WINDOW = timedelta(hours=72)
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+# digits with decimal/thousands separators, read before folding (fold turns "." into space)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# "Title - Reuters", "Title | TechCrunch", "标题_新浪科技": a short trailing outlet name
+_OUTLET_SUFFIX = re.compile(r"\s+[-–—|]\s+[^-–—|]{1,40}$|\s*[|_｜]\s*[^|_｜]{1,12}$")
+_SUFFIX_MARKS = ("-", "–", "—", "|", "_", "｜")
+# wire-service and headline prefixes that one outlet adds and another does not
+_PREFIX_STARTS = frozenset("ubaefxlwv")  # their first letters: skip the regex for the rest
+_PREFIX = re.compile(r"^(?:update \d+[-:]|exclusive:|breaking:|analysis:|factbox:|"
+                     r"explainer:|live:|watch:|video:)\s*", re.IGNORECASE)
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in into is it its of on or over says said "
+    "than that the their this to up was will with after amid s".split()
+)
+# A GUID is treated as globally unique when it is a URI or an opaque id this long.
+_GUID_MIN_OPAQUE = 16
+_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class TitleForm:
+    """A title made comparable: folded text, its tokens, its numbers, its script."""
+
+    text: str  # folded, outlet suffix and wire prefix removed, tokens joined by spaces
+    tokens: frozenset[str]
+    numbers: tuple[str, ...]  # sorted, repeats kept: "Ernie 4.0 vs GPT-4" has 4 twice
+    cjk: bool
+    # folded words capitalized inside a sentence-case title (names: "Baidu", "France");
+    # None when the case says nothing (Title Case, ALL CAPS, CJK)
+    names: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKeys:
+    """What the store indexes for an item (exact + band keys) and what same_story compares."""
+
+    exact: tuple[str, ...]
+    bands: tuple[str, ...]
+    form: TitleForm
+    at: datetime | None  # publication time, else first seen
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every key, exact first."""
+        return self.exact + self.bands
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCandidate:
+    """A stored item that shares a key with a new one (as returned by Store.find_story)."""
+
+    story_id: int
+    item_id: int
+    title: str
+    at: datetime | None
+    exact: bool  # shares a URL/GUID key, not only a band
+    feed: str | None = None
+
+
+def story_keys(
+    title: str,
+    *,
+    link: str | None = None,
+    guid: str | None = None,
+    published: datetime | None = None,
+    seen: datetime | None = None,
+) -> StoryKeys:
+    """Compute an item's story keys (exact URL/GUID keys and LSH band keys of its title)."""
+    form = title_form(title)
+    return StoryKeys(
+        exact=exact_keys(link, guid),
+        bands=band_keys(form.tokens),
+        form=form,
+        at=story_time(published, seen),
+    )
+
+
+def item_story_keys(item: Item, seen: datetime | None = None) -> StoryKeys:
+    """story_keys for a parsed Item; `seen` is when newsbot first saw it."""
+    return story_keys(item.title, link=item.link, guid=item.guid, published=item.published,
+                      seen=seen)
+
+
+def story_time(published: datetime | None, seen: datetime | None) -> datetime | None:
+    """The time a story item counts as: published, but never later than first seen."""
+    if published is None:
+        return seen
+    if seen is not None and published > seen:  # a feed's clock in the future
+        return seen
+    return published
+
+
+def exact_keys(link: str | None, guid: str | None) -> tuple[str, ...]:
+    """`u:` keys for the link and a URL GUID, `g:` for another globally unique GUID."""
+    keys: list[str] = []
+    for url in (link, guid):
+        key = _url_key(url)
+        if key and key not in keys:
+            keys.append(key)
+    guid = (guid or "").strip()
+    if guid and not guid.lower().startswith(("http://", "https://")) and _globally_unique(guid):
+        keys.append(f"g:{guid}")
+    return tuple(keys)
+
+
+def _url_key(url: str | None) -> str | None:
+    if not url or not url.strip().lower().startswith(("http://", "https://")):
+        return None
+    loose = story_url(url)
+    if loose is None:
+        return None
+    parts = urlsplit(loose)
+    if parts.path in ("", "/") and not parts.query:
+        return None  # a site's home page is every item's link in some feeds: not a story
+    return f"u:{loose}"
+
+
+def _globally_unique(guid: str) -> bool:
+    lowered = guid.lower()
+    if lowered.startswith(("urn:", "tag:")):
+        return True
+    if _UUID.match(guid):
+        return True
+    # a bare number or a short slug is a per-feed counter; a long opaque id is not
+    return len(guid) >= _GUID_MIN_OPAQUE and not guid.isdigit() and " " not in guid
+
+
+def title_form(title: str) -> TitleForm:
+    """Fold a title for comparison: drop outlet suffix and wire prefix, tokenize, read numbers."""
+    text = unicodedata.normalize("NFKC", title).strip()
+    has_cjk = _CJK_CHAR.search(text) is not None
+    if any(mark in text for mark in _SUFFIX_MARKS):  # the regex is slow; most titles lack them
+        stripped = _OUTLET_SUFFIX.sub("", text)
+        if len(stripped.split()) >= 3 or (has_cjk and len(_CJK_CHAR.findall(stripped)) >= 6):
+            text = stripped  # only when enough title is left for the suffix to be an outlet
+    if text[:1].lower() in _PREFIX_STARTS:
+        text = _PREFIX.sub("", text)
+    numbers = tuple(sorted(_normal_number(n) for n in _NUMBER.findall(text)))
+    words = fold(text).split()
+    tokens: list[str] = []
+    if has_cjk:
+        cjk_chars = sum(len(run) for run in _CJK_RUN.findall(text))
+        cjk = cjk_chars * 2 >= len(text.replace(" ", ""))
+        for word in words:
+            tokens.extend(_word_tokens(word))
+    else:
+        cjk = False
+        tokens = [_stem(w) for w in words if not w.isdigit()]
+    tokens.extend(dict.fromkeys(numbers))
+    content = frozenset(t for t in tokens if t not in _STOPWORDS) or frozenset(tokens)
+    names = None if cjk else _names(text)
+    return TitleForm(text=" ".join(tokens), tokens=content, numbers=numbers, cjk=cjk,
+                     names=names)
+
+
+def _names(text: str) -> frozenset[str] | None:
+    """Folded words capitalized after the first word, if the title is in sentence case."""
+    words = [w for w in text.split() if w[:1].isalpha()]
+    if len(words) < 3:
+        return None
+    capitalized = [w for w in words[1:] if w[0].isupper()]
+    if len(capitalized) * 2 > len(words) - 1 or text.isupper():
+        return None  # Title Case or ALL CAPS: every word looks like a name
+    return frozenset(_stem(t) for w in capitalized for t in fold(w).split())
+
+
+_SUFFIXES = ("ing", "ed", "es", "s")
+
+
+def _stem(word: str) -> str:
+    """Strip one English inflection ("unveils", "unveiled" → "unveil"): outlets differ in tense."""
+    if len(word) > 4 and word.isascii():
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                return word[: -len(suffix)]
+    return word
+
+
+def _word_tokens(word: str) -> Iterable[str]:
+    """A Latin word as is; a CJK run as its character bigrams (one character alone as itself)."""
+    pos = 0
+    for m in _CJK_RUN.finditer(word):
+        if m.start() > pos and not word[pos : m.start()].isdigit():
+            yield word[pos : m.start()]
+        run = m.group()
+        if len(run) == 1:
+            yield run
+        else:
+            yield from (run[i : i + 2] for i in range(len(run) - 1))
+        pos = m.end()
+    if pos < len(word) and not word[pos:].isdigit():  # numbers are added whole, not split
+        yield word[pos:]
+
+
+def _normal_number(text: str) -> str:
+    """'1,000' → '1000', '4.0' → '4', '4.50' → '4.5' (a comma with 3 digits after is thousands)."""
+    text = re.sub(r",(?=\d{3}(?!\d))", "", text).replace(",", ".")
+    if "." in text:
+        whole, _, frac = text.partition(".")
+        frac = frac.rstrip("0")
+        text = f"{whole}.{frac}" if frac else whole
+    return text.lstrip("0") or "0"
+
+
+def band_keys(tokens: Iterable[str]) -> tuple[str, ...]:
+    """LSH band keys `b<i>:<hash>` of the MinHash signature of these tokens (none if empty)."""
+    signature = minhash(tokens)
+    if signature is None:
+        return ()
+    # a band's three 32-bit values mixed into 48 bits: short keys keep the index small, and a
+    # rare chance collision only costs one extra candidate check
+    rows = zip(*[iter(signature)] * ROWS, strict=True)
+    return tuple(f"b{band}:{((x * _MIX_X) ^ (y * _MIX_Y) ^ z) & _MASK_48:x}"
+                 for band, (x, y, z) in enumerate(rows))
+
+
+# fixed odd multipliers (never Python's hash(): it may change between versions, and the keys
+# are stored)
+_MIX_X = 0x9E3779B97F4A7C15
+_MIX_Y = 0xC2B2AE3D27D4EB4F
+_MASK_48 = (1 << 48) - 1
+
+
+def minhash(tokens: Iterable[str]) -> tuple[int, ...] | None:
+    """MinHash signature of a token set: per permutation, the least 32-bit hash of a token."""
+    sigs = [_token_hashes(t) for t in tokens]
+    if not sigs:
+        return None
+    if len(sigs) == 1:
+        return sigs[0]
+    return tuple(map(min, zip(*sigs)))  # per permutation, over the tokens
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _token_hashes(token: str) -> tuple[int, ...]:
+    """All permutations' 32-bit hashes of one token (SHAKE-128: one C call for all of them).
+
+    Cached: news titles reuse a small vocabulary, so most tokens were hashed before.
+    """
+    return _UNPACK(hashlib.shake_128(token.encode("utf-8")).digest(_PERM_BYTES))
+
+
+def title_similarity(a: TitleForm, b: TitleForm) -> float:
+    """0–100: token_set_ratio for Latin titles, character-bigram Dice for CJK ones."""
+    if a.cjk or b.cjk:
+        return _dice(a.tokens, b.tokens)
+    return fuzz.token_set_ratio(a.text, b.text)
+
+
+def _dice(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 200.0 * len(a & b) / (len(a) + len(b))
+
+
+def numbers_agree(a: TitleForm, b: TitleForm) -> bool:
+    """True unless both titles name numbers and neither's numbers contain the other's.
+
+    Counted with repeats: "Ernie 4.0 to rival GPT-4" vs "Ernie 4.5 to rival GPT-4" differ.
+    """
+    if not a.numbers or not b.numbers:
+        return True
+    ca, cb = Counter(a.numbers), Counter(b.numbers)
+    return ca <= cb or cb <= ca
+
+
+def names_agree(a: TitleForm, b: TitleForm) -> bool:
+    """False when one title names something the other lacks while saying something else.
+
+    "Japan, France agree to talks" vs "Japan, Germany agree to talks": a one-word swap that
+    text similarity cannot see, but a name present on one side only gives it away. A word
+    only added or only dropped is not a swap.
+    """
+    only_a, only_b = a.tokens - b.tokens, b.tokens - a.tokens
+    if not only_a or not only_b:
+        return True
+    return not ((a.names and only_a & a.names) or (b.names and only_b & b.names))
+
+
+def within_window(a: datetime | None, b: datetime | None, window: timedelta = WINDOW) -> bool:
+    """True when both times are known and at most `window` apart (unknown time: no title join)."""
+    if a is None or b is None:
+        return False
+    return abs(a - b) <= window
+
+
+def threshold_for(a: TitleForm, b: TitleForm) -> float:
+    """The similarity threshold that applies to this pair (CJK if either title is CJK)."""
+    return CJK_THRESHOLD if a.cjk or b.cjk else LATIN_THRESHOLD
+
+
+def same_title_story(
+    a: TitleForm,
+    b: TitleForm,
+    a_at: datetime | None,
+    b_at: datetime | None,
+    *,
+    threshold: float | None = None,
+    window: timedelta = WINDOW,
+) -> bool:
+    """The title rule alone: similar titles, agreeing numbers, published within the window."""
+    if not within_window(a_at, b_at, window) or not numbers_agree(a, b):
+        return False
+    if not names_agree(a, b):
+        return False
+    if len(a.tokens) < 2 or len(b.tokens) < 2:
+        return a.text == b.text and bool(a.text)  # one-word titles: too little to be fuzzy
+    limit = threshold_for(a, b) if threshold is None else threshold
+    return title_similarity(a, b) >= limit
+
+
+def same_story(
+    a: StoryKeys, b: StoryKeys, *, threshold: float | None = None, window: timedelta = WINDOW
+) -> bool:
+    """Decide whether two items are the same news: a shared URL/GUID key, or the title rule."""
+    if set(a.exact) & set(b.exact):
+        return True
+    return same_title_story(a.form, b.form, a.at, b.at, threshold=threshold, window=window)
+
+
+def choose_story(
+    keys: StoryKeys,
+    candidates: Sequence[StoryCandidate],
+    *,
+    feed: str | None = None,
+    window: timedelta = WINDOW,
+) -> int | None:
+    """The story a new item joins: an exact-key candidate first, else the best title match.
+
+    Titles only join items of *other* feeds: one feed's "Morning briefing" every day, or its
+    "wellness calendar" every week, is a new story each time.
+    """
+    exact = [c for c in candidates if c.exact]
+    if exact:
+        # the oldest story wins, so that two stories merged by a late URL stay stable
+        return min(exact, key=lambda c: c.story_id).story_id
+    best: tuple[float, int] | None = None
+    for c in candidates:
+        if feed is not None and c.feed == feed:
+            continue
+        form = title_form(c.title)
+        if not same_title_story(keys.form, form, keys.at, c.at, window=window):
+            continue
+        score = title_similarity(keys.form, form)
+        if best is None or (score, -c.story_id) > (best[0], -best[1]):
+            best = (score, c.story_id)
+    return None if best is None else best[1]

@@ -1,0 +1,165 @@
+"""Stories in the store: one story for the same news from several feeds (real SQLite files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.dedup import item_key
+from bot.models import Feed, Hit, Item
+from bot.store import NewItem, Recorded, Store
+from bot.stories import item_story_keys
+
+NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+HIT = Hit(entity="baidu", list="llm", alias="Baidu", field="title", start=0, end=5)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A store on a fresh SQLite file, closed after the test."""
+    s = Store(tmp_path / "newsbot.db")
+    yield s
+    s.close()
+
+
+def record(store: Store, feed: str, title: str, link: str, *, guid: str | None = None,
+           at: datetime = NOON) -> Recorded:
+    """Record one matched item of `feed` the way the pipeline does."""
+    item = Item(key=item_key(guid, link, title, ""), feed=feed, title=title, summary="",
+                link=link, published=at, lang=None, guid=guid)
+    [recorded] = store.record_items(Feed(name=feed, url=f"https://{feed}.test/rss"),
+                                    [NewItem(item, (HIT,))], at, backfill=False)
+    return recorded
+
+
+def add(store: Store, feed: str, title: str, link: str, *, guid: str | None = None,
+        at: datetime = NOON) -> tuple[int, bool]:
+    """Record an item (record_items assigns its story): (story id, is a new story)."""
+    recorded = record(store, feed, title, link, guid=guid, at=at)
+    assert recorded.stored.story_id is not None
+    return recorded.stored.story_id, recorded.kind == "alert"
+
+
+def test_same_story_from_three_feeds_is_one_story(store: Store) -> None:
+    first = add(store, "reuters", "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT",
+                "https://www.reuters.com/tech/baidu-ernie-4/")
+    utm = add(store, "twitter-mirror", "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT",
+              "https://www.reuters.com/tech/baidu-ernie-4/?utm_source=twitter&utm_medium=social",
+              at=NOON + timedelta(minutes=5))
+    amp = add(store, "reuters-amp", "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT - Reuters",
+              "https://amp.reuters.com/tech/baidu-ernie-4/amp", at=NOON + timedelta(minutes=9))
+    reworded = add(store, "scmp", "Ernie 4.0 chatbot to rival ChatGPT unveiled by Baidu",
+                   "https://www.scmp.com/tech/article/3238111/ernie", at=NOON + timedelta(hours=2))
+    story_id, is_new = first
+    assert is_new
+    assert [utm, amp, reworded] == [(story_id, False)] * 3
+    assert [i.feed for i in store.story_items(story_id)] == [
+        "reuters", "twitter-mirror", "reuters-amp", "scmp"]
+    assert store.story_sources([story_id]) == {story_id: 4}
+
+
+def test_chinese_and_english_outlets_join_through_a_shared_guid(store: Store) -> None:
+    en, _ = add(store, "xinhua-en", "Baidu releases Ernie 4.0 large model",
+                "https://english.news.cn/20231017/ernie/c.html", guid="urn:xinhua:20231017:8841")
+    zh, is_new = add(store, "xinhua-zh", "百度发布文心大模型4.0", "https://www.news.cn/20231017/c.html",
+                     guid="urn:xinhua:20231017:8841", at=NOON + timedelta(hours=1))
+    assert (zh, is_new) == (en, False)
+
+
+def test_chinese_titles_from_two_outlets_are_one_story(store: Store) -> None:
+    a, _ = add(store, "sina", "百度正式发布文心大模型4.0_新浪科技", "https://tech.sina.com.cn/i/1.shtml")
+    b, is_new = add(store, "36kr", "百度今日正式發佈文心大模型4.0", "https://36kr.com/p/2450001",
+                    at=NOON + timedelta(hours=3))
+    assert (b, is_new) == (a, False)
+
+
+def test_ernie_40_and_45_stay_two_stories(store: Store) -> None:
+    a, _ = add(store, "reuters", "Baidu unveils Ernie 4.0", "https://reuters.com/ernie-40")
+    b, is_new = add(store, "scmp", "Baidu unveils Ernie 4.5", "https://scmp.com/ernie-45")
+    assert is_new and a != b
+
+
+def test_same_title_days_later_is_a_new_story(store: Store) -> None:
+    a, _ = add(store, "reuters", "China approves new batch of generative AI services",
+               "https://reuters.com/cac-batch-1")
+    b, is_new = add(store, "scmp", "China approves new batch of generative AI services",
+                    "https://scmp.com/cac-batch-2", at=NOON + timedelta(days=5))
+    assert is_new and a != b
+
+
+def test_same_link_joins_even_days_later(store: Store) -> None:
+    a, _ = add(store, "reuters", "China approves new batch of generative AI services",
+               "https://reuters.com/cac-batch-1")
+    b, is_new = add(store, "aggregator", "CAC approvals: the full list",
+                    "https://www.reuters.com/cac-batch-1/", at=NOON + timedelta(days=9))
+    assert (b, is_new) == (a, False)
+
+
+def test_a_feeds_repeating_title_is_a_new_story_each_time(store: Store) -> None:
+    a, _ = add(store, "scmp", "Morning briefing: China AI news", "https://scmp.com/brief/1")
+    b, is_new = add(store, "scmp", "Morning briefing: China AI news", "https://scmp.com/brief/2",
+                    at=NOON + timedelta(days=1))
+    assert is_new and a != b
+
+
+def test_assign_story_inside_the_record_transaction_rolls_back_with_it(store: Store) -> None:
+    item = Item(key="u:https://r.com/x", feed="reuters", title="Baidu unveils Ernie 4.0",
+                summary="", link="https://r.com/x", published=NOON, lang=None)
+    with pytest.raises(RuntimeError), store._tx() as conn:
+        item_id = conn.execute(
+            """INSERT INTO items (feed, key, title, summary, link, first_seen)
+               VALUES ('reuters', ?, ?, '', ?, ?) RETURNING id""",
+            [item.key, item.title, item.link, NOON.isoformat()],
+        ).fetchone()[0]
+        story_id, is_new = store._assign_story(conn, item_id, item, None, NOON)
+        assert is_new and store.story_id_of(item_id) == story_id  # visible inside
+        raise RuntimeError("the rest of record_items failed")
+    assert store._rows("SELECT COUNT(*) AS n FROM stories")[0]["n"] == 0
+    assert store._rows("SELECT COUNT(*) AS n FROM story_keys")[0]["n"] == 0
+
+
+def test_attaching_an_item_twice_counts_it_once(store: Store) -> None:
+    recorded = record(store, "reuters", "Baidu unveils Ernie 4.0", "https://r.com/x")
+    item_id, story_id = recorded.stored.id, recorded.stored.story_id
+    item = Item(key="k", feed="reuters", title="Baidu unveils Ernie 4.0", summary="",
+                link="https://r.com/x", published=NOON, lang=None)
+    keys = item_story_keys(item, seen=NOON)
+    assert store.attach_story(item_id, story_id, keys, NOON) == story_id  # again: no change
+    assert store._rows("SELECT items FROM stories WHERE id = ?", [story_id])[0]["items"] == 1
+    assert store.story_id_of(item_id) == story_id
+
+
+def test_find_story_returns_exact_candidates_first(store: Store) -> None:
+    add(store, "scmp", "Baidu unveils Ernie 4.0 chatbot", "https://scmp.com/ernie")
+    add(store, "reuters", "Something unrelated happened", "https://reuters.com/ernie")
+    probe = item_story_keys(Item(key="k", feed="ft", title="Baidu unveils Ernie 4.0 chatbot",
+                                 summary="", link="https://www.reuters.com/ernie/",
+                                 published=NOON, lang=None), seen=NOON)
+    candidates = store.find_story(probe, NOON)
+    assert [(c.feed, c.exact) for c in candidates] == [("reuters", True), ("scmp", False)]
+
+
+def test_find_story_is_one_indexed_lookup_never_a_scan(store: Store) -> None:
+    add(store, "reuters", "Baidu unveils Ernie 4.0 chatbot", "https://reuters.com/ernie")
+    probe = item_story_keys(Item(key="k", feed="ft", title="Baidu unveils Ernie 4.0 chatbot",
+                                 summary="", link="https://ft.com/ernie", published=NOON,
+                                 lang=None), seen=NOON)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)  # the SQL, parameters expanded
+    try:
+        store.find_story(probe, NOON)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    [sql] = statements
+    plan = " / ".join(row[3] for row in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "SEARCH story_keys USING PRIMARY KEY (key=?" in plan
+    assert "SCAN story_keys" not in plan and "SCAN i" not in plan, plan
+
+
+def test_schema_has_stories_story_keys_and_items_story_id(store: Store) -> None:
+    tables = set(store.db.table_names())
+    assert {"stories", "story_keys"} <= tables
+    assert "story_id" in store.db["items"].columns_dict
