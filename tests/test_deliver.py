@@ -318,3 +318,42 @@ def test_spacing_absorbs_small_lateness_but_never_bunches() -> None:
     assert s.ready_at() == pytest.approx(0.348)
     s.take(5.0)  # after idling, the next slot is a full interval away
     assert s.ready_at() == pytest.approx(5.1)
+
+
+def test_a_new_source_of_a_sent_story_edits_the_message_once(fake: FakeTelegram, store: Store) -> None:
+    """Same story from three feeds: one message, then one editMessageText with +2 sources."""
+    def render_with_sources(job: Any) -> RenderedMessage:
+        return render_alert(job.item, job.item.hits, None, sources=job.sources)
+
+    async def deliver_all() -> None:
+        bot = Bot(fake.token, base_url=f"{fake.url}/bot", request=HTTPXRequest())
+        async with bot:
+            worker = DeliveryWorker(store, TelegramNotifier(bot), render_with_sources, limits=FAST)
+            await deliver_until(worker, lambda: pending(store) == 0)
+
+    now = datetime.now(UTC)
+    store.subscribe(1, "private", None, now)
+    hit = [Hit("alibaba", "llm", "Qwen", "title", 0, 4)]
+
+    def publish(feed: str, title: str, link: str, at: datetime) -> None:
+        item = Item(key=link, feed=feed, title=title, summary="", link=link, published=now, lang="en")
+        store.record_items(Feed(feed, f"http://127.0.0.1/{feed}"), [NewItem(item, hit)], at,
+                           backfill=False)
+
+    publish("Reuters", "Qwen 3 open-weight models released by Alibaba",
+            "https://www.reuters.com/tech/qwen-3/", now)
+    asyncio.run(deliver_all())
+    publish("SCMP", "Alibaba releases Qwen 3 open-weight models",
+            "https://amp.scmp.com/tech/qwen-3/amp", now)
+    publish("Wire", "Qwen 3 open-weight models released by Alibaba - Reuters",
+            "https://www.reuters.com/tech/qwen-3/?utm_source=rss", now)
+    assert store.due_outbox(now + timedelta(seconds=61))[0].kind == "edit"
+    store.db.conn.execute("UPDATE outbox SET next_try = ? WHERE kind = 'edit'",
+                          [(now - timedelta(seconds=1)).isoformat(timespec="milliseconds")])
+    asyncio.run(deliver_all())
+
+    sends = [m for m in fake.sent if m.method != "editMessageText"]
+    edits = [m for m in fake.sent if m.method == "editMessageText"]
+    assert len(sends) == 1 and len(edits) == 1
+    assert edits[0].message_id == sends[0].message_id
+    assert "+2 sources" in edits[0].text and "SCMP" in edits[0].text
