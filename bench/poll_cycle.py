@@ -44,6 +44,16 @@ ENTITY_TITLES = [
     "字节跳动豆包大模型日活突破一亿",
 ]
 ZH_WORDS = "市场 模型 云计算 芯片 发布 用户 增长 数据 政策 报告 开源 智能体 创业 融资 平台 搜索 视频".split()
+# Headlines draw on a news-sized vocabulary: with only the few dozen words above, every pair
+# of titles would look alike to story clustering, which no real feed set does.
+_SYLLABLES = "ba ko ri ten mu sa lo ve dan pi gor al tu mer sin ca ro le fi nu".split()
+HEADLINE_WORDS = WORDS + [
+    "".join(random.Random(n).choices(_SYLLABLES, k=3)) for n in range(4000)
+]
+_HAN = [chr(c) for c in range(0x4E00, 0x4E00 + 2500)]
+ZH_HEADLINE_WORDS = ZH_WORDS + [
+    "".join(random.Random(-n).choices(_HAN, k=2)) for n in range(3000)
+]
 
 
 def synthetic_feed(index: int, items: int, rng: random.Random) -> bytes:
@@ -53,9 +63,9 @@ def synthetic_feed(index: int, items: int, rng: random.Random) -> bytes:
         if rng.random() < 0.1:
             title = rng.choice(ENTITY_TITLES)
         elif chinese:
-            title = "".join(rng.choices(ZH_WORDS, k=8))
+            title = "".join(rng.choices(ZH_HEADLINE_WORDS, k=8))
         else:
-            title = " ".join(rng.choices(WORDS, k=9)).capitalize()
+            title = " ".join(rng.choices(HEADLINE_WORDS, k=9)).capitalize()
         words = ZH_WORDS if chinese else WORDS
         summary = ("" if chinese else " ").join(rng.choices(words, k=50 if not chinese else 90))
         parts.append(

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 from bot.errors import ParseError
 from bot.models import Feed, FetchResult, Hit, ParsedFeed, Validators
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
+from bot.stories import StoryKeys
 from bot.store import FeedState, FetchRecord, NewItem, Recorded, Store
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,16 @@ class ParsePool:
         self._pool: Executor | None = None
 
     async def parse(self, body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None,
-                    *, cycle_size: int) -> ParsedFeed:
-        """Parse off the event loop; raises ParseError like parse_feed."""
-        from bot.parse import parse_feed  # feedparser costs ~0.1 s to import: not for 304s
+                    *, cycle_size: int) -> tuple[ParsedFeed, dict[str, StoryKeys]]:
+        """Parse and key for stories off the event loop; raises ParseError like parse_feed."""
+        # Imported here: feedparser costs ~0.1 s to import, and a warm cycle of 304s never
+        # parses. A spawned worker imports bot.stories and bot.parse, not the store.
+        from bot.stories import parse_with_story_keys
 
         loop = asyncio.get_running_loop()
         executor = self._executor(cycle_size)
-        # A partial of bot.parse.parse_feed: a spawned worker imports bot.parse and no more.
-        job = functools.partial(parse_feed, body, feed=feed, headers=headers, base_url=base_url)
+        job = functools.partial(parse_with_story_keys, body, feed=feed, headers=headers,
+                                base_url=base_url)
         return await loop.run_in_executor(executor, job)
 
     def _executor(self, cycle_size: int) -> Executor | None:
@@ -243,7 +246,7 @@ class Pipeline:
             return feed, None, FeedReport(feed.name, result.status), []
 
         try:
-            parsed = await self.parse_pool.parse(
+            parsed, story_keys = await self.parse_pool.parse(
                 result.body or b"", feed, result.headers, result.final_url or result.url,
                 cycle_size=cycle_size,
             )
@@ -257,7 +260,7 @@ class Pipeline:
             )
             return feed, None, FeedReport(feed.name, "failed", error=error), []
 
-        new_items = await asyncio.to_thread(self._new_items, feed, parsed)
+        new_items = await asyncio.to_thread(self._new_items, feed, parsed, story_keys)
         backfill = never_succeeded and feed.backfill == "silent"
         recorded = await asyncio.to_thread(
             self.store.record_items, feed, new_items, now, backfill=backfill
@@ -270,14 +273,15 @@ class Pipeline:
                             items_new=len(new_items), bozo=parsed.bozo)
         return feed, None, report, recorded
 
-    def _new_items(self, feed: Feed, parsed: ParsedFeed) -> list[NewItem]:
+    def _new_items(self, feed: Feed, parsed: ParsedFeed,
+                   story_keys: dict[str, StoryKeys]) -> list[NewItem]:
         """The items of this body not stored before, matched (only those are matched)."""
         unique = {}
         for item in parsed.items:
             unique.setdefault(item.key, item)
         known = self.store.known_keys(feed.name, list(unique))
         return [
-            NewItem(item, self.matcher(item.title, item.summary))
+            NewItem(item, self.matcher(item.title, item.summary), story_keys.get(key))
             for key, item in unique.items()
             if key not in known
         ]

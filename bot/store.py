@@ -400,6 +400,7 @@ class NewItem:
 
     item: Item
     hits: Sequence[Hit] = field(default_factory=tuple)
+    story_keys: StoryKeys | None = None  # computed off the writer when possible
 
     @property
     def matched(self) -> bool:
@@ -569,6 +570,7 @@ class Store:
         recorded but queue no chat.
         """
         recorded: list[Recorded] = []
+        stamp = ts(now)
         with self._tx() as conn:
             subscribers = [] if backfill else self._active_subscribers(conn)
             for new in new_items:
@@ -579,18 +581,19 @@ class Store:
                        first_seen, backfill, matched) VALUES (?,?,?,?,?,?,?,?,?,?,?)
                        ON CONFLICT (feed, key) DO NOTHING RETURNING id""",
                     [feed.name, item.key, item.guid, item.title, item.summary, item.link,
-                     ts(item.published), item.lang, ts(now), int(backfill), int(matched)],
+                     ts(item.published), item.lang, stamp, int(backfill), int(matched)],
                 ).fetchone()
                 if row is None:
                     continue  # already known: new exactly once
                 item_id = row[0]
-                conn.executemany(
-                    """INSERT INTO hits (item_id, entity, list, alias, field, start, "end", score)
-                       VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
-                    [(item_id, h.entity, h.list, h.alias, h.field, h.start, h.end, h.score)
-                     for h in new.hits],
-                )
-                story_id, _ = self._assign_story(conn, item_id, item, None, now)
+                if new.hits:
+                    conn.executemany(
+                        """INSERT INTO hits (item_id, entity, list, alias, field, start, "end",
+                           score) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
+                        [(item_id, h.entity, h.list, h.alias, h.field, h.start, h.end, h.score)
+                         for h in new.hits],
+                    )
+                story_id, _ = self._assign_story(conn, item_id, item, new.story_keys, now)
                 stored = StoredItem(
                     id=item_id, feed=feed.name, title=item.title, summary=item.summary,
                     link=item.link, published=item.published, first_seen=now, lang=item.lang,
@@ -959,6 +962,8 @@ class Store:
     ) -> tuple[int, bool]:
         """assign_story inside the caller's transaction (record_items): (story id, is new)."""
         keys = keys or item_story_keys(item, seen=now)
+        if keys.at is None:  # keyed without a clock (in a parse worker): first seen is now
+            keys = replace(keys, at=now)
         candidates = [c for c in self._find_story(conn, keys, now) if c.item_id != item_id]
         story_id = choose_story(keys, candidates, feed=item.feed)
         return self._attach_story(conn, item_id, story_id, keys, now), story_id is None
@@ -1038,21 +1043,24 @@ class Store:
     ) -> int:
         """attach_story inside the caller's transaction."""
         at = ts(keys.at or now)
+        stamp = ts(now)
         if story_id is None:
-            title = conn.execute("SELECT title FROM items WHERE id = ?", [item_id]).fetchone()
             story_id = conn.execute(
                 """INSERT INTO stories (first_item_id, created, title, at, updated, items)
-                   VALUES (?,?,?,?,?,0) RETURNING id""",
-                [item_id, ts(now), title[0] if title else "", at, ts(now)],
+                   SELECT id, ?, title, ?, ?, 1 FROM items WHERE id = ? RETURNING id""",
+                [stamp, at, stamp, item_id],
             ).fetchone()[0]
-        cur = conn.execute(
-            "UPDATE items SET story_id = ? WHERE id = ? AND story_id IS NULL", [story_id, item_id]
-        )
-        if cur.rowcount:  # attaching twice must not count the item twice
-            conn.execute(
-                "UPDATE stories SET items = items + 1, updated = ? WHERE id = ?",
-                [ts(now), story_id],
+            conn.execute("UPDATE items SET story_id = ? WHERE id = ?", [story_id, item_id])
+        else:
+            cur = conn.execute(
+                "UPDATE items SET story_id = ? WHERE id = ? AND story_id IS NULL",
+                [story_id, item_id],
             )
+            if cur.rowcount:  # attaching twice must not count the item twice
+                conn.execute(
+                    "UPDATE stories SET items = items + 1, updated = ? WHERE id = ?",
+                    [stamp, story_id],
+                )
         conn.executemany(
             "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?) "
             "ON CONFLICT DO NOTHING",

@@ -28,8 +28,7 @@ import hashlib
 import re
 import struct
 import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -37,7 +36,7 @@ from urllib.parse import urlsplit
 from rapidfuzz import fuzz
 
 from bot.dedup import story_url
-from bot.models import Item
+from bot.models import Feed, Item, ParsedFeed
 from bot.normalize import fold
 
 # LSH shape. A band collides when its ROWS MinHash values are all equal; the probability that
@@ -137,6 +136,22 @@ def story_keys(
     )
 
 
+def parse_with_story_keys(
+    body: bytes, *, feed: Feed, headers: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+) -> tuple[ParsedFeed, dict[str, StoryKeys]]:
+    """Parse a body and key its items for story clustering (a parse worker's whole job).
+
+    Story keys cost as much as storing the item; computed here, beside feedparser, they
+    spread over the parse processes instead of the one process that writes the database.
+    An item without a publication time gets `at=None`: the store fills in "first seen".
+    """
+    from bot.parse import parse_feed
+
+    parsed = parse_feed(body, feed=feed, headers=headers, base_url=base_url)
+    return parsed, {item.key: item_story_keys(item) for item in parsed.items}
+
+
 def item_story_keys(item: Item, seen: datetime | None = None) -> StoryKeys:
     """story_keys for a parsed Item; `seen` is when newsbot first saw it."""
     return story_keys(item.title, link=item.link, guid=item.guid, published=item.published,
@@ -187,8 +202,13 @@ def _globally_unique(guid: str) -> bool:
     return len(guid) >= _GUID_MIN_OPAQUE and not guid.isdigit() and " " not in guid
 
 
+@functools.lru_cache(maxsize=16384)
 def title_form(title: str) -> TitleForm:
-    """Fold a title for comparison: drop outlet suffix and wire prefix, tokenize, read numbers."""
+    """Fold a title for comparison: drop outlet suffix and wire prefix, tokenize, read numbers.
+
+    Memoized: every lookup folds its candidates' titles, and recent titles are candidates
+    again and again.
+    """
     text = unicodedata.normalize("NFKC", title).strip()
     has_cjk = _CJK_CHAR.search(text) is not None
     if any(mark in text for mark in _SUFFIX_MARKS):  # the regex is slow; most titles lack them
@@ -322,8 +342,19 @@ def numbers_agree(a: TitleForm, b: TitleForm) -> bool:
     """
     if not a.numbers or not b.numbers:
         return True
-    ca, cb = Counter(a.numbers), Counter(b.numbers)
-    return ca <= cb or cb <= ca
+    if a.numbers == b.numbers:
+        return True
+    small, large = sorted((a.numbers, b.numbers), key=len)
+    return _sub_multiset(small, large)
+
+
+def _sub_multiset(small: tuple[str, ...], large: tuple[str, ...]) -> bool:
+    """True when every element of `small` is in `large`, counting repeats (both sorted)."""
+    i = 0
+    for x in large:
+        if i < len(small) and small[i] == x:
+            i += 1
+    return i == len(small)
 
 
 def names_agree(a: TitleForm, b: TitleForm) -> bool:
