@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 Matcher = Callable[[str, str], list[Hit]]
 Outcome = Literal["ok", "not_modified", "unchanged", "failed"]
 
+# Feeds parsed or being stored at once (a bound on memory, enough to keep every core busy).
+STAGE_LIMIT = 8
 # Below this many bodies in a cycle, a process pool costs more to start than it saves.
 PROCESS_POOL_THRESHOLD = 8
 
@@ -146,6 +148,7 @@ class Pipeline:
         self.outages = outages or OutageDetector()
         self._busy: set[str] = set()
         self._unchanged: list[FetchRecord] = []
+        self._stage = asyncio.Semaphore(STAGE_LIMIT)
 
     @property
     def busy(self) -> frozenset[str]:
@@ -245,6 +248,16 @@ class Pipeline:
                 feed, result, now, next_poll=self._next_poll(feed, now, 0, result.headers)))
             return feed, None, FeedReport(feed.name, result.status), []
 
+        # Backpressure: the one writing process is slower than fetching and parsing in a cold
+        # cycle; without a bound, parsed feeds would pile up in memory waiting for it.
+        async with self._stage:
+            return await self._parse_and_store(feed, result, now, validators, errors_so_far,
+                                               never_succeeded, cycle_size)
+
+    async def _parse_and_store(
+        self, feed: Feed, result: FetchResult, now: datetime, validators: Validators,
+        errors_so_far: int, never_succeeded: bool, cycle_size: int,
+    ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
         try:
             parsed, story_keys = await self.parse_pool.parse(
                 result.body or b"", feed, result.headers, result.final_url or result.url,

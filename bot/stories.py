@@ -202,7 +202,7 @@ def _globally_unique(guid: str) -> bool:
     return len(guid) >= _GUID_MIN_OPAQUE and not guid.isdigit() and " " not in guid
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def title_form(title: str) -> TitleForm:
     """Fold a title for comparison: drop outlet suffix and wire prefix, tokenize, read numbers.
 
@@ -313,7 +313,7 @@ def minhash(tokens: Iterable[str]) -> tuple[int, ...] | None:
     return tuple(map(min, zip(*sigs)))  # per permutation, over the tokens
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=8192)  # ~1 KB each: a bounded cache, not all words seen
 def _token_hashes(token: str) -> tuple[int, ...]:
     """All permutations' 32-bit hashes of one token (SHAKE-128: one C call for all of them).
 
