@@ -160,16 +160,23 @@ class Pipeline:
         started = self.clock()
         t0 = time.perf_counter()
         report = CycleReport(started=started)
-        states = await asyncio.to_thread(self.store.feed_states, [f.name for f in feeds])
-        results = await asyncio.gather(
-            *(self._poll_feed(feed, states.get(feed.name), len(feeds)) for feed in feeds)
-        )
-        unchanged, self._unchanged = self._unchanged, []
-        if unchanged:
-            await asyncio.to_thread(self.store.record_fetches, unchanged)
-        unreachable = [(feed, res) for feed, res, _, _ in results if res is not None]
-        if unreachable:
-            await self._record_unreachable(unreachable, states)
+        # A feed stays busy until its outcome is recorded (some are recorded after the
+        # gather), so an overlapping cycle can never poll it again in between.
+        mine = [f for f in feeds if f.name not in self._busy]
+        self._busy.update(f.name for f in mine)
+        try:
+            states = await asyncio.to_thread(self.store.feed_states, [f.name for f in mine])
+            results = await asyncio.gather(
+                *(self._poll_feed(feed, states.get(feed.name), len(mine)) for feed in mine)
+            )
+            unchanged, self._unchanged = self._unchanged, []
+            if unchanged:
+                await asyncio.to_thread(self.store.record_fetches, unchanged)
+            unreachable = [(feed, res) for feed, res, _, _ in results if res is not None]
+            if unreachable:
+                await self._record_unreachable(unreachable, states)
+        finally:
+            self._busy.difference_update(f.name for f in mine)
         for _, _, feed_report, recorded in results:
             report.feeds.append(feed_report)
             for r in recorded:
@@ -205,9 +212,6 @@ class Pipeline:
         self, feed: Feed, state: FeedState | None, cycle_size: int
     ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
         """Poll one feed. A transport failure is returned (second) to be recorded later."""
-        if feed.name in self._busy:  # never poll one feed twice at once
-            return feed, None, FeedReport(feed.name, "not_modified", error="still polling"), []
-        self._busy.add(feed.name)
         try:
             return await self._poll_feed_unguarded(feed, state, cycle_size)
         except Exception as exc:  # a bug must not take the other feeds down
@@ -220,8 +224,6 @@ class Pipeline:
                 error=error, next_poll=self._next_poll(feed, now, errors),
             )
             return feed, None, FeedReport(feed.name, "failed", error=error), []
-        finally:
-            self._busy.discard(feed.name)
 
     async def _poll_feed_unguarded(
         self, feed: Feed, state: FeedState | None, cycle_size: int

@@ -226,3 +226,22 @@ def test_similar_titles_of_different_stories_stay_apart(feed_server, store):
                          Feed("B", feed_server.url("/b"), timeout=5)])
     assert len(report.alerts) == 2 and report.followups == []
     assert len({r.stored.story_id for r in report.alerts}) == 2
+
+
+def test_a_feed_is_never_polled_by_two_overlapping_cycles(feed_server, store):
+    feed_server.routes["/slow"] = Route(body=rss("Qwen slow"), latency=0.5)
+    feed = Feed("S", feed_server.url("/slow"), timeout=5)
+
+    async def go():
+        async with Fetcher(FetchLimits()) as fetcher:
+            pipeline = Pipeline(store, fetcher, keyword_matcher)
+            first = asyncio.create_task(pipeline.run_cycle([feed]))
+            await asyncio.sleep(0.1)
+            assert pipeline.busy == {"S"}
+            second = await pipeline.run_cycle([feed])  # while the first is still polling
+            await first
+            return second, pipeline.busy
+
+    second, busy_after = asyncio.run(go())
+    assert second.feeds == [] and busy_after == frozenset()
+    assert feed_server.hits["/slow"] == 1
