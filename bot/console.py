@@ -83,28 +83,32 @@ def health_json(rows: Sequence[FeedHealth]) -> str:
     )
 
 
+def _state(r: FeedHealth) -> str:
+    if r.consecutive_errors:
+        return "FAILING"
+    if r.last_ok is None:
+        # never answered: either not polled yet, or only failed while we were offline
+        return "NO ANSWER" if r.last_error else "new"
+    return "SILENT" if r.health == "stale" else "ok"
+
+
 def health_table(rows: Sequence[FeedHealth]) -> str:
     """`status`: a fixed-width table, failing feeds with their last error underneath."""
     if not rows:
         return "No feeds configured."
     width = min(max(len(r.name) for r in rows), 32)
-    header = f"{'feed':<{width}}  {'state':<8}  {'last ok':<20}  {'errors':>6}  {'items':>6}  next poll"
+    header = f"{'feed':<{width}}  {'state':<9}  {'last ok':<20}  {'errors':>6}  {'items':>6}  next poll"
     out = [header, "-" * len(header)]
     for r in rows:
-        if r.last_ok is None and r.consecutive_errors == 0:
-            state = "new"
-        elif r.consecutive_errors:
-            state = "FAILING"
-        elif r.health == "stale":
-            state = "SILENT"
-        else:
-            state = "ok"
+        state = _state(r)
         out.append(
-            f"{r.name[:width]:<{width}}  {state:<8}  {when(r.last_ok):<20}  "
+            f"{r.name[:width]:<{width}}  {state:<9}  {when(r.last_ok):<20}  "
             f"{r.consecutive_errors:>6}  {r.items:>6}  {when(r.next_poll)}"
         )
-        if r.consecutive_errors and r.last_error:
+        if state in ("FAILING", "NO ANSWER") and r.last_error:
             out.append(f"{'':<{width}}  └ {r.last_error} (since {when(r.last_error_at)})")
-    failing = sum(1 for r in rows if r.consecutive_errors)
-    out.append(f"{len(rows)} feeds, {len(rows) - failing} ok, {failing} failing")
+    states = [_state(r) for r in rows]
+    failing = sum(1 for x in states if x in ("FAILING", "NO ANSWER"))
+    out.append(f"{len(rows)} feeds: {states.count('ok')} ok, {failing} failing or unreachable, "
+               f"{states.count('SILENT')} silent, {states.count('new')} not polled yet")
     return "\n".join(out)
