@@ -168,8 +168,8 @@ def main() -> None:
     total_items = opts.feeds * opts.items
     print(f"\npoll_cycle: {opts.feeds} feeds × {opts.items} items on {opts.hosts} hosts, "
           f"{opts.latency * 1000:.0f} ms latency, {os.cpu_count()} cores, whole `newsbot poll` process\n")
-    print(f"| cycle | wall time | items/s | peak RSS (main) | peak RSS (with parse workers) | target |")
-    print(f"|---|---|---|---|---|---|")
+    print("| cycle | wall time | items/s | peak RSS (main) | peak RSS (with parse workers) | target |")
+    print("|---|---|---|---|---|---|")
     print(f"| cold (all new) | {cold[0]:.2f} s | {total_items / cold[0]:,.0f} | {cold[1] / 1024:.0f} MB "
           f"| {cold[2] / 1024:.0f} MB | ≤ 30 s, ≤ 150 MB |")
     print(f"| warm (all 304) | {warm[0]:.2f} s | – | {warm[1] / 1024:.0f} MB "

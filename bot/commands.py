@@ -348,8 +348,8 @@ class Commands:
         else:
             if not current:
                 if kind != "list":
-                    return (f"You receive everything, so there is nothing to unfollow. "
-                            f"/follow a list or entity first to narrow what arrives here.")
+                    return ("You receive everything, so there is nothing to unfollow. "
+                            "/follow a list or entity first to narrow what arrives here.")
                 new = [wl for wl in self.s.watchlists.list_ids() if wl != ident]
             elif ident not in current:
                 return f"You do not follow {ident}. You follow: {', '.join(current)}."

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from bot.store import Store
 from tests.feedserver import FeedServer
 
 # --- feed servers (tests/feedserver.py) ---------------------------------------------------
@@ -31,3 +33,20 @@ def feed_server_on() -> Iterator[Callable[[str], FeedServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# --- the store (bot/store.py) on a real SQLite file -------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    """Where a test's database lives (the file need not exist yet)."""
+    return tmp_path / "newsbot.db"
+
+
+@pytest.fixture
+def store(db_path) -> Iterator[Store]:
+    """A store on a fresh SQLite file, closed after the test."""
+    s = Store(db_path)
+    yield s
+    s.close()

@@ -7,7 +7,6 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,11 +32,6 @@ FEED = Feed(name="Test Feed", url="http://127.0.0.1/feed.xml")
 FAST = DeliveryLimits(backoff_base=0.05, idle_poll=0.05)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "newsbot.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-import pytest
 
 from bot.fetch import Fetcher, FetchLimits
 from bot.models import Feed, Hit
@@ -37,11 +36,6 @@ def keyword_matcher(title: str, summary: str) -> list[Hit]:
     return hits
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "newsbot.db")
-    yield s
-    s.close()
 
 
 def run(store: Store, feeds: list[Feed], *, processes: int = 1):

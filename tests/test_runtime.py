@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import Settings
-from bot.models import Feed, FetchResult, Item
+from bot.models import FetchResult, Item
 from bot.runtime import Runtime, Scheduler, describe_change, load_config
 from bot.store import NewItem
 from tests.feedserver import Route

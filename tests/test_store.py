@@ -12,16 +12,8 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FEED = Feed("Feed A", "http://127.0.0.1/a")
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "newsbot.db"
 
 
-@pytest.fixture
-def store(db_path):
-    s = Store(db_path)
-    yield s
-    s.close()
 
 
 def item(key: str, title: str = "Baidu launches Ernie 5") -> Item:

@@ -20,16 +20,8 @@ LLM_HIT = Hit("baidu", "llm", "Ernie", "title", 14, 19)
 CHAT = 42
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "newsbot.db"
 
 
-@pytest.fixture
-def store(db_path):
-    s = Store(db_path)
-    yield s
-    s.close()
 
 
 def item(key: str, title: str = "Baidu launches Ernie 5", feed: Feed = FEED) -> Item:

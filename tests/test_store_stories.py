@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,12 +15,6 @@ NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HIT = Hit(entity="baidu", list="llm", alias="Baidu", field="title", start=0, end=5)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A store on a fresh SQLite file, closed after the test."""
-    s = Store(tmp_path / "newsbot.db")
-    yield s
-    s.close()
 
 
 def record(store: Store, feed: str, title: str, link: str, *, guid: str | None = None,
