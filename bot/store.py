@@ -243,6 +243,9 @@ def m005_story_alerts(db: Database) -> None:
     )
 
 
+# A story lookup reads at most this many index rows per title band (see _find_story).
+BAND_ROWS = 50
+
 # Telegram counts edits against the chat's limits: one story's message is edited at most
 # once per this many seconds, however many sources arrive (the edit shows them all).
 EDIT_EVERY = timedelta(seconds=60)
@@ -1012,11 +1015,12 @@ class Store:
             parts.append("SELECT at, item_id, story_id, 1 AS exact FROM story_keys "
                          f"WHERE key IN ({marks})")
             params += keys.exact
-        if keys.bands:
-            marks = ",".join("?" * len(keys.bands))
-            parts.append("SELECT at, item_id, story_id, 0 AS exact FROM story_keys "
-                         f"WHERE key IN ({marks}) AND at BETWEEN ? AND ?")
-            params += [*keys.bands, ts(at - window), ts(at + window)]
+        # Per band, only the most recent rows in the window: a title shared by thousands of
+        # items (a series, a template) must not make one lookup read thousands of rows.
+        for band in keys.bands:
+            parts.append("SELECT * FROM (SELECT at, item_id, story_id, 0 AS exact FROM story_keys "
+                         "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?)")
+            params += [band, ts(at - window), ts(at + window), BAND_ROWS]
         if not parts:
             return []
         # exact matches first, then the items sharing most bands; the limit bounds the work
