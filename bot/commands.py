@@ -49,7 +49,7 @@ from bot.render import (
     render_status,
 )
 from bot.runtime import describe_change
-from bot.store import digest_moment, parse_hhmm, zone_or_utc
+from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
 
 log = logging.getLogger(__name__)
 

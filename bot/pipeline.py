@@ -147,7 +147,6 @@ class Pipeline:
         self.policy = policy
         self.outages = outages or OutageDetector()
         self._busy: set[str] = set()
-        self._unchanged: list[FetchRecord] = []
         self._stage = asyncio.Semaphore(STAGE_LIMIT)
 
     @property
@@ -166,10 +165,11 @@ class Pipeline:
         self._busy.update(f.name for f in mine)
         try:
             states = await asyncio.to_thread(self.store.feed_states, [f.name for f in mine])
+            unchanged: list[FetchRecord] = []  # this cycle's 304s, written in one transaction
             results = await asyncio.gather(
-                *(self._poll_feed(feed, states.get(feed.name), len(mine)) for feed in mine)
+                *(self._poll_feed(feed, states.get(feed.name), len(mine), unchanged)
+                  for feed in mine)
             )
-            unchanged, self._unchanged = self._unchanged, []
             if unchanged:
                 await asyncio.to_thread(self.store.record_fetches, unchanged)
             unreachable = [(feed, res) for feed, res, _, _ in results if res is not None]
@@ -209,11 +209,13 @@ class Pipeline:
                               ttl_minutes=ttl, policy=self.policy)
 
     async def _poll_feed(
-        self, feed: Feed, state: FeedState | None, cycle_size: int
+        self, feed: Feed, state: FeedState | None, cycle_size: int,
+        unchanged: list[FetchRecord],
     ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
-        """Poll one feed. A transport failure is returned (second) to be recorded later."""
+        """Poll one feed. A transport failure is returned (second) to be recorded later;
+        an unchanged feed's record is appended to `unchanged`."""
         try:
-            return await self._poll_feed_unguarded(feed, state, cycle_size)
+            return await self._poll_feed_unguarded(feed, state, cycle_size, unchanged)
         except Exception as exc:  # a bug must not take the other feeds down
             log.exception("feed %s: unexpected error", feed.name)
             now = self.clock()
@@ -226,7 +228,8 @@ class Pipeline:
             return feed, None, FeedReport(feed.name, "failed", error=error), []
 
     async def _poll_feed_unguarded(
-        self, feed: Feed, state: FeedState | None, cycle_size: int
+        self, feed: Feed, state: FeedState | None, cycle_size: int,
+        unchanged: list[FetchRecord],
     ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
         validators = state.validators if state else Validators()
         errors_so_far = state.consecutive_errors if state else 0
@@ -246,7 +249,7 @@ class Pipeline:
             return feed, None, report, []
         if result.status in ("not_modified", "unchanged"):
             # Batched: a warm cycle of a thousand 304s is one transaction, not a thousand.
-            self._unchanged.append(FetchRecord(
+            unchanged.append(FetchRecord(
                 feed, result, now, next_poll=self._next_poll(feed, now, 0, result.headers)))
             return feed, None, FeedReport(feed.name, result.status), []
 

@@ -10,9 +10,10 @@ import hashlib
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.models import Feed
 
@@ -179,3 +180,38 @@ def assess_health(
     if first_error_at is None and is_stale(new_item_times, now, policy):
         return "stale"
     return "ok"
+
+
+def digest_moment(at: str | None, tz: str, now: datetime) -> datetime | None:
+    """Today's digest time ("HH:MM" on `now`'s date in `tz`) as an aware UTC datetime.
+
+    A time skipped by a DST change (02:30 on a spring-forward night) falls after the gap,
+    and a repeated one (01:30 in autumn) means its first occurrence: one digest a day
+    either way. None when `at` is not HH:MM; an unknown zone counts as UTC.
+    """
+    hours, minutes = parse_hhmm(at or "")
+    if hours < 0:
+        return None
+    zone = zone_or_utc(tz)
+    local = now.astimezone(zone)
+    moment = datetime(local.year, local.month, local.day, hours, minutes, tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def parse_hhmm(text: str) -> tuple[int, int]:
+    """(hours, minutes) of "H:MM" or "HH:MM" on a 24-hour clock; (-1, -1) when malformed."""
+    head, sep, tail = text.strip().partition(":")
+    if not (sep and head.isdigit() and tail.isdigit() and len(head) <= 2 and len(tail) == 2):
+        return -1, -1
+    hours, minutes = int(head), int(tail)
+    if hours > 23 or minutes > 59:
+        return -1, -1
+    return hours, minutes
+
+
+def zone_or_utc(name: str) -> ZoneInfo:
+    """The IANA time zone of that name; UTC when the tz database does not know it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

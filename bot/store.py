@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.errors import StoreError
 from bot.models import Feed, FetchResult, Hit, Item, Validators
+from bot.schedule import digest_moment
 from bot.stories import WINDOW, StoryCandidate, StoryKeys, choose_story, item_story_keys
 
 migrations = Migrations("newsbot")
@@ -1196,40 +1196,6 @@ class HeldItem(StoredItem):
 
     outbox_id: int = 0
 
-
-def digest_moment(at: str | None, tz: str, now: datetime) -> datetime | None:
-    """Today's digest time ("HH:MM" on `now`'s date in `tz`) as an aware UTC datetime.
-
-    A time skipped by a DST change (02:30 on a spring-forward night) falls after the gap,
-    and a repeated one (01:30 in autumn) means its first occurrence: one digest a day
-    either way. None when `at` is not HH:MM; an unknown zone counts as UTC.
-    """
-    hours, minutes = parse_hhmm(at or "")
-    if hours < 0:
-        return None
-    zone = zone_or_utc(tz)
-    local = now.astimezone(zone)
-    moment = datetime(local.year, local.month, local.day, hours, minutes, tzinfo=zone)
-    return moment.astimezone(UTC)
-
-
-def parse_hhmm(text: str) -> tuple[int, int]:
-    """(hours, minutes) of "H:MM" or "HH:MM" on a 24-hour clock; (-1, -1) when malformed."""
-    head, sep, tail = text.strip().partition(":")
-    if not (sep and head.isdigit() and tail.isdigit() and len(head) <= 2 and len(tail) == 2):
-        return -1, -1
-    hours, minutes = int(head), int(tail)
-    if hours > 23 or minutes > 59:
-        return -1, -1
-    return hours, minutes
-
-
-def zone_or_utc(name: str) -> ZoneInfo:
-    """The IANA time zone of that name; UTC when the tz database does not know it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 def _record_fetch(conn: sqlite3.Connection, r: FetchRecord) -> None:
     feed, now, next_poll = r.feed, r.now, r.next_poll

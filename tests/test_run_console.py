@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,7 @@ import pytest
 from tests.feedserver import Route
 from tests.test_cli import SIMPLE_RULES, newsbot
 from tests.test_pipeline import rss
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+from tests.test_telegram_e2e import wait_until as wait_for
 
 
 class Running:

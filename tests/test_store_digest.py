@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.models import Feed, Hit, Item
-from bot.store import NewItem, Store, digest_moment, parse_hhmm
+from bot.schedule import digest_moment, parse_hhmm
+from bot.store import NewItem, Store
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FEED = Feed("Feed A", "http://127.0.0.1/a")
