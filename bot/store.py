@@ -449,8 +449,23 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self.db.atomic():
-            yield self.db.conn
+        """A write transaction (a savepoint when nested). IMMEDIATE: the write lock is taken
+        at BEGIN, so what the transaction reads first (known keys, the next item id) cannot
+        be changed by another process (a second `newsbot poll`) before it writes."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -484,14 +499,17 @@ class Store:
 
     def known_keys(self, feed: str, keys: Sequence[str]) -> set[str]:
         """Which of these item keys this feed has already stored."""
+        with self._lock:
+            return self._known_keys(self.db.conn, feed, keys)
+
+    @staticmethod
+    def _known_keys(conn: sqlite3.Connection, feed: str, keys: Sequence[str]) -> set[str]:
         known: set[str] = set()
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._rows(
-                f"SELECT key FROM items WHERE feed = ? AND key IN ({marks})", [feed, *chunk]
-            )
-            known.update(r["key"] for r in rows)
+            known.update(key for (key,) in conn.execute(
+                f"SELECT key FROM items WHERE feed = ? AND key IN ({marks})", [feed, *chunk]))
         return known
 
     def record_fetch(
@@ -571,59 +589,126 @@ class Store:
         mode); an item joining a story that already has an alert is another source: each
         chat that was sent the alert gets an edit ("+N sources"). Backfill alerts are
         recorded but queue no chat.
+
+        Batched: one story lookup for the whole batch, rows written with executemany. The
+        writer is the one serial stage of a cold cycle, and each statement is a trip through
+        the GIL that the event loop and the parse results compete for.
         """
-        recorded: list[Recorded] = []
+        unique: dict[str, NewItem] = {}
+        for new in new_items:
+            unique.setdefault(new.item.key, new)
         stamp = ts(now)
         with self._tx() as conn:
-            subscribers = [] if backfill else self._active_subscribers(conn)
-            for new in new_items:
-                item = new.item
-                matched = new.matched
-                row = conn.execute(
-                    """INSERT INTO items (feed, key, guid, title, summary, link, published, lang,
-                       first_seen, backfill, matched) VALUES (?,?,?,?,?,?,?,?,?,?,?)
-                       ON CONFLICT (feed, key) DO NOTHING RETURNING id""",
-                    [feed.name, item.key, item.guid, item.title, item.summary, item.link,
-                     ts(item.published), item.lang, stamp, int(backfill), int(matched)],
-                ).fetchone()
-                if row is None:
-                    continue  # already known: new exactly once
-                item_id = row[0]
-                if new.hits:
-                    conn.executemany(
-                        """INSERT INTO hits (item_id, entity, list, alias, field, start, "end",
-                           score) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
-                        [(item_id, h.entity, h.list, h.alias, h.field, h.start, h.end, h.score)
-                         for h in new.hits],
-                    )
-                story_id, _ = self._assign_story(conn, item_id, item, new.story_keys, now)
-                stored = StoredItem(
-                    id=item_id, feed=feed.name, title=item.title, summary=item.summary,
-                    link=item.link, published=item.published, first_seen=now, lang=item.lang,
-                    backfill=backfill, hits=tuple(new.hits), story_id=story_id,
-                )
-                existing = conn.execute(
-                    "SELECT id FROM alerts WHERE story_id = ?", [story_id]
-                ).fetchone()
-                if existing is not None:
-                    edits = self._queue_edits(conn, existing[0], now)
-                    recorded.append(Recorded(stored, existing[0], edits, kind="source"))
-                    continue
-                if not matched:
-                    continue
-                alert_id = conn.execute(
-                    """INSERT INTO alerts (item_id, created, backfill, story_id)
-                       VALUES (?,?,?,?) RETURNING id""",
-                    [item_id, ts(now), int(backfill), story_id],
-                ).fetchone()[0]
-                chats = [s for s in subscribers if s.wants(new.hits)]
-                conn.executemany(
-                    """INSERT INTO outbox (alert_id, chat_id, state, next_try, created)
-                       VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING""",
-                    [(alert_id, s.chat_id, "held" if s.digest_at else "pending", ts(now), ts(now))
-                     for s in chats],
-                )
-                recorded.append(Recorded(stored=stored, alert_id=alert_id, queued=len(chats)))
+            known = self._known_keys(conn, feed.name, list(unique))
+            fresh = [new for key, new in unique.items() if key not in known]
+            if not fresh:
+                return []
+            probes = [self._probe(new.item, new.story_keys, now) for new in fresh]
+            found = self._find_stories(conn, probes, now)
+            # Ids are given here, not by INSERT: the whole batch then goes in with executemany.
+            # A new story takes the id of its first item (story ids never pass item ids, so
+            # the two never collide). An item of a story started in this batch is inserted
+            # without it and pointed at it once the story row exists: deferring the foreign
+            # keys instead makes SQLite scan child tables on every insert.
+            next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
+            batch = _Batch()
+            placed: list[tuple[NewItem, int, int, bool]] = []  # item, id, story, new story
+            for offset, (new, keys) in enumerate(zip(fresh, probes, strict=True)):
+                item_id = next_id + offset
+                candidates = [*found[offset], *batch.candidates(keys)]
+                story_id = choose_story(keys, candidates, feed=feed.name)
+                is_new = story_id is None
+                story_id = item_id if story_id is None else story_id
+                batch.add(keys, item_id, story_id, new.item.title, feed.name)
+                placed.append((new, item_id, story_id, is_new))
+            conn.executemany(
+                """INSERT INTO items (id, feed, key, guid, title, summary, link, published,
+                   lang, first_seen, backfill, matched, story_id)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                [(item_id, feed.name, new.item.key, new.item.guid, new.item.title,
+                  new.item.summary, new.item.link, ts(new.item.published), new.item.lang, stamp,
+                  int(backfill), int(new.matched), story_id if story_id < next_id else None)
+                 for new, item_id, story_id, _ in placed],
+            )
+            conn.executemany(
+                """INSERT INTO stories (id, first_item_id, created, title, at, updated, items)
+                   VALUES (?,?,?,?,?,?,1)""",
+                [(story_id, item_id, stamp, new.item.title, ts(keys.at), stamp)
+                 for (new, item_id, story_id, is_new), keys in zip(placed, probes, strict=True)
+                 if is_new],
+            )
+            conn.executemany(  # the items of stories this batch started, now that they exist
+                "UPDATE items SET story_id = ? WHERE id = ?",
+                [(story_id, item_id) for _, item_id, story_id, _ in placed if story_id >= next_id],
+            )
+            joined: dict[int, int] = {}
+            for _, _, story_id, is_new in placed:
+                if not is_new:
+                    joined[story_id] = joined.get(story_id, 0) + 1
+            conn.executemany(
+                "UPDATE stories SET items = items + ?, updated = ? WHERE id = ?",
+                [(n, stamp, story_id) for story_id, n in joined.items()],
+            )
+            conn.executemany(
+                """INSERT INTO hits (item_id, entity, list, alias, field, start, "end", score)
+                   VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""",
+                [(item_id, h.entity, h.list, h.alias, h.field, h.start, h.end, h.score)
+                 for new, item_id, _, _ in placed for h in new.hits],
+            )
+            conn.executemany(
+                "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
+                [(key, ts(keys.at), item_id, story_id)
+                 for (_, item_id, story_id, _), keys in zip(placed, probes, strict=True)
+                 for key in keys.all],
+            )
+            return self._alert(conn, feed, placed, now, backfill=backfill)
+
+    def _alert(
+        self, conn: sqlite3.Connection, feed: Feed, placed: Sequence[tuple[NewItem, int, int, bool]],
+        now: datetime, *, backfill: bool,
+    ) -> list[Recorded]:
+        """record_items' last step: alert new matched stories, edit alerts of joined ones."""
+        stamp = ts(now)
+        alerts: dict[int, int] = {}  # story id → its alert id
+        joined = sorted({story_id for _, _, story_id, is_new in placed if not is_new})
+        for start in range(0, len(joined), 500):
+            chunk = joined[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            alerts.update(conn.execute(
+                f"SELECT story_id, id FROM alerts WHERE story_id IN ({marks})", chunk).fetchall())
+        subscribers: list[Subscriber] | None = None
+        recorded: list[Recorded] = []
+        for new, item_id, story_id, _ in placed:
+            item = new.item
+            stored = StoredItem(
+                id=item_id, feed=feed.name, title=item.title, summary=item.summary,
+                link=item.link, published=item.published, first_seen=now, lang=item.lang,
+                backfill=backfill, hits=tuple(new.hits), story_id=story_id,
+            )
+            alert_id = alerts.get(story_id)
+            if alert_id is not None:
+                edits = self._queue_edits(conn, alert_id, now)
+                recorded.append(Recorded(stored, alert_id, edits, kind="source"))
+                continue
+            if not new.matched:
+                continue
+            alert_id = conn.execute(
+                """INSERT INTO alerts (item_id, created, backfill, story_id)
+                   VALUES (?,?,?,?) RETURNING id""",
+                [item_id, stamp, int(backfill), story_id],
+            ).fetchone()[0]
+            alerts[story_id] = alert_id  # a later item of this batch is another source
+            if subscribers is None:
+                subscribers = [] if backfill else self._active_subscribers(conn)
+            chats = [s for s in subscribers if s.wants(new.hits)]
+            conn.executemany(
+                """INSERT INTO outbox (alert_id, chat_id, state, next_try, created)
+                   VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING""",
+                [(alert_id, s.chat_id, "held" if s.digest_at else "pending", stamp, stamp)
+                 for s in chats],
+            )
+            recorded.append(Recorded(stored=stored, alert_id=alert_id, queued=len(chats)))
         return recorded
 
     @staticmethod
@@ -939,7 +1024,7 @@ class Store:
     ) -> list[StoryCandidate]:
         """Stored items sharing a key with `keys`: exact keys at any time, bands in the window."""
         with self._lock:
-            return self._find_story(self.db.conn, keys, now, window=window, limit=limit)
+            return self._find_stories(self.db.conn, [keys], now, window=window, limit=limit)[0]
 
     def attach_story(
         self, item_id: int, story_id: int | None, keys: StoryKeys, now: datetime
@@ -947,13 +1032,6 @@ class Store:
         """Put a stored item into a story (a new one when `story_id` is None); its story id."""
         with self._tx() as conn:
             return self._attach_story(conn, item_id, story_id, keys, now)
-
-    def assign_story(
-        self, item_id: int, item: Item, now: datetime, keys: StoryKeys | None = None
-    ) -> tuple[int, bool]:
-        """Find the story of a stored item and attach it: (story id, True if a new story)."""
-        with self._tx() as conn:
-            return self._assign_story(conn, item_id, item, keys, now)
 
     def _assign_story(
         self,
@@ -963,11 +1041,11 @@ class Store:
         keys: StoryKeys | None,
         now: datetime,
     ) -> tuple[int, bool]:
-        """assign_story inside the caller's transaction (record_items): (story id, is new)."""
-        keys = keys or item_story_keys(item, seen=now)
-        if keys.at is None:  # keyed without a clock (in a parse worker): first seen is now
-            keys = replace(keys, at=now)
-        candidates = [c for c in self._find_story(conn, keys, now) if c.item_id != item_id]
+        """Find the story of an item stored in the caller's transaction and attach it:
+        (story id, True if a new story). record_items does the same for a whole batch."""
+        keys = self._probe(item, keys, now)
+        [found] = self._find_stories(conn, [keys], now)
+        candidates = [c for c in found if c.item_id != item_id]
         story_id = choose_story(keys, candidates, feed=item.feed)
         return self._attach_story(conn, item_id, story_id, keys, now), story_id is None
 
@@ -997,44 +1075,62 @@ class Store:
                 counts[r["story_id"]] = r["n"]
         return counts
 
-    def _find_story(
+    @staticmethod
+    def _probe(item: Item, keys: StoryKeys | None, now: datetime) -> StoryKeys:
+        """An item's story keys, with a time (keyed in a parse worker: first seen is now)."""
+        keys = keys or item_story_keys(item, seen=now)
+        return keys if keys.at is not None else replace(keys, at=now)
+
+    def _find_stories(
         self,
         conn: sqlite3.Connection,
-        keys: StoryKeys,
+        probes: Sequence[StoryKeys],
         now: datetime,
         *,
         window: timedelta = WINDOW,
         limit: int = 200,
-    ) -> list[StoryCandidate]:
-        """One indexed query: exact keys at any time, band keys within `window` of the item."""
-        at = keys.at or now
-        parts: list[str] = []
-        params: list[object] = []
-        if keys.exact:
-            marks = ",".join("?" * len(keys.exact))
-            parts.append("SELECT at, item_id, story_id, 1 AS exact FROM story_keys "
-                         f"WHERE key IN ({marks})")
-            params += keys.exact
-        # Per band, only the most recent rows in the window: a title shared by thousands of
-        # items (a series, a template) must not make one lookup read thousands of rows.
-        for band in keys.bands:
-            parts.append("SELECT * FROM (SELECT at, item_id, story_id, 0 AS exact FROM story_keys "
-                         "WHERE key = ? AND at BETWEEN ? AND ? ORDER BY at DESC LIMIT ?)")
-            params += [band, ts(at - window), ts(at + window), BAND_ROWS]
-        if not parts:
-            return []
-        # exact matches first, then the items sharing most bands; the limit bounds the work
-        # a very common title could cause
-        rows = conn.execute(
-            f"""SELECT k.story_id, k.item_id, MAX(k.exact), MIN(k.at), i.title, i.feed
-                FROM ({' UNION ALL '.join(parts)}) k JOIN items i ON i.id = k.item_id
-                GROUP BY k.item_id ORDER BY MAX(k.exact) DESC, COUNT(*) DESC LIMIT ?""",
-            [*params, limit],
-        ).fetchall()
+    ) -> list[list[StoryCandidate]]:
+        """Stored items sharing a key with each probe: one indexed query for all of them.
+
+        Exact keys match at any time; a band key matches within `window` of the probe, and
+        only its BAND_ROWS most recent rows there: a title shared by thousands of items (a
+        series, a template) must not make one lookup read thousands of rows. Per probe,
+        exact matches come first, then the items sharing most keys, at most `limit`.
+        """
+        wanted: list[tuple[int, str, str, str, int]] = []
+        for n, keys in enumerate(probes):
+            at = keys.at or now
+            wanted += [(n, key, "", "~", 1) for key in keys.exact]  # "~" sorts after any time
+            lo, hi = ts(at - window), ts(at + window)
+            wanted += [(n, key, lo, hi, 0) for key in keys.bands]
+        found: list[dict[int, list]] = [{} for _ in probes]  # per probe: item id → candidate
+        if wanted:
+            rows = conn.execute(
+                """WITH q (n, key, lo, hi, exact) AS (
+                       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+                       FROM json_each(?))
+                   SELECT q.n, q.exact, k.at, k.item_id, k.story_id, i.title, i.feed
+                   FROM q JOIN story_keys k ON k.key = q.key AND k.at <= q.hi AND k.at >=
+                     CASE WHEN q.exact THEN q.lo ELSE COALESCE(
+                       (SELECT b.at FROM story_keys b WHERE b.key = q.key
+                        AND b.at BETWEEN q.lo AND q.hi ORDER BY b.at DESC LIMIT 1 OFFSET ?),
+                       q.lo) END
+                   JOIN items i ON i.id = k.item_id""",
+                [json.dumps(wanted), BAND_ROWS - 1],
+            ).fetchall()
+            for n, exact, at, item_id, story_id, title, feed in rows:
+                seen = found[n].get(item_id)
+                if seen is None:
+                    found[n][item_id] = [story_id, item_id, exact, at, title, feed, 1]
+                else:
+                    seen[2] = max(seen[2], exact)
+                    seen[3] = min(seen[3], at)
+                    seen[6] += 1
         return [
-            StoryCandidate(story_id=r[0], item_id=r[1], exact=bool(r[2]), at=from_ts(r[3]),
-                           title=r[4], feed=r[5])
-            for r in rows
+            [StoryCandidate(story_id=c[0], item_id=c[1], exact=bool(c[2]), at=from_ts(c[3]),
+                            title=c[4], feed=c[5])
+             for c in sorted(per.values(), key=lambda c: (-c[2], -c[6]))[:limit]]
+            for per in found
         ]
 
     def _attach_story(
@@ -1048,10 +1144,10 @@ class Store:
         """attach_story inside the caller's transaction."""
         at = ts(keys.at or now)
         stamp = ts(now)
-        if story_id is None:
+        if story_id is None:  # a new story takes its first item's id, as in record_items
             story_id = conn.execute(
-                """INSERT INTO stories (first_item_id, created, title, at, updated, items)
-                   SELECT id, ?, title, ?, ?, 1 FROM items WHERE id = ? RETURNING id""",
+                """INSERT INTO stories (id, first_item_id, created, title, at, updated, items)
+                   SELECT id, id, ?, title, ?, ?, 1 FROM items WHERE id = ? RETURNING id""",
                 [stamp, at, stamp, item_id],
             ).fetchone()[0]
             conn.execute("UPDATE items SET story_id = ? WHERE id = ?", [story_id, item_id])
@@ -1188,6 +1284,34 @@ class Store:
                 "UPDATE subscribers SET last_digest = ? WHERE chat_id = ?", [ts(now), chat_id]
             )
         return len(messages)
+
+
+class _Batch:
+    """The items of one record_items batch so far, as story candidates for its later items
+    (they are not in story_keys yet when the batch's lookup runs)."""
+
+    def __init__(self, window: timedelta = WINDOW) -> None:
+        self._window = window
+        self._by_key: dict[str, list[StoryCandidate]] = {}
+
+    def candidates(self, keys: StoryKeys) -> list[StoryCandidate]:
+        """Earlier items of the batch sharing an exact key, or a band key within the window."""
+        found: dict[int, StoryCandidate] = {}
+        for key in keys.exact:
+            for c in self._by_key.get(key, ()):
+                found[c.item_id] = replace(c, exact=True)
+        for key in keys.bands:
+            for c in self._by_key.get(key, ()):
+                if c.at is None or keys.at is None or abs(c.at - keys.at) <= self._window:
+                    found.setdefault(c.item_id, c)
+        return list(found.values())
+
+    def add(self, keys: StoryKeys, item_id: int, story_id: int, title: str, feed: str) -> None:
+        """Remember a placed item under each of its keys."""
+        candidate = StoryCandidate(story_id=story_id, item_id=item_id, title=title, at=keys.at,
+                                   exact=False, feed=feed)
+        for key in keys.all:
+            self._by_key.setdefault(key, []).append(candidate)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,11 +147,30 @@ def test_find_story_is_one_indexed_lookup_never_a_scan(store: Store) -> None:
         store.db.conn.set_trace_callback(None)
     [sql] = statements
     plan = " / ".join(row[3] for row in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
-    assert "SEARCH story_keys USING PRIMARY KEY (key=?" in plan
-    assert "SCAN story_keys" not in plan and "SCAN i" not in plan, plan
+    # per key: one range of the (key, at) index, its start bounded by the band's 50th row
+    assert "SEARCH k USING PRIMARY KEY (key=? AND at>? AND at<?)" in plan, plan
+    assert "SEARCH b USING PRIMARY KEY (key=?" in plan, plan
+    assert not any(f"SCAN {t}" in plan for t in ("k", "b", "i", "story_keys", "items")), plan
 
 
 def test_schema_has_stories_story_keys_and_items_story_id(store: Store) -> None:
     tables = set(store.db.table_names())
     assert {"stories", "story_keys"} <= tables
     assert "story_id" in store.db["items"].columns_dict
+
+
+def test_items_of_one_batch_join_a_story_the_batch_started(store: Store) -> None:
+    """Two entries of one body with different GUIDs but the same article (a feed that lists
+    an update as a new entry): one story, one alert, the second is another source."""
+    feed = Feed(name="ithome", url="https://ithome.test/rss")
+    items = [Item(key=f"g:{n}", feed="ithome", title=title, summary="",
+                  link="https://www.ithome.com/0/761/120.htm", published=NOON, lang="zh",
+                  guid=str(n))
+             for n, title in [(1, "百度发布文心大模型4.5"), (2, "百度发布文心大模型4.5（更新）")]]
+    first, second = store.record_items(feed, [NewItem(i, (HIT,)) for i in items], NOON,
+                                       backfill=False)
+    assert (first.kind, second.kind) == ("alert", "source")
+    assert second.alert_id == first.alert_id
+    assert first.stored.story_id == second.stored.story_id == first.stored.id
+    assert store._rows("SELECT items FROM stories WHERE id = ?",
+                       [first.stored.story_id])[0]["items"] == 2
