@@ -12,11 +12,8 @@ into a second automaton, scanned only over items in which an alias occurs.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +23,7 @@ import ahocorasick
 if TYPE_CHECKING:
     import yaml
 
+from bot.cache import cache_dir, load_cached, store_cached
 from bot.errors import ConfigError, Problem
 from bot.normalize import WORD_CHARS, fold, fold_keep_case, scan_form
 
@@ -120,7 +118,7 @@ class Watchlists:
 def load_watchlists(rules_dir: Path, *, cache: bool = True) -> Watchlists:
     """Read, validate and compile every `rules_dir/*.yaml`; raise ConfigError listing all problems.
 
-    With `cache`, the compiled result of valid rules is kept in a pickle (see `cache_dir`)
+    With `cache`, the compiled result of valid rules is kept in a pickle (see `bot.cache`)
     named by a hash of every rules file's name and bytes, of this code and of the Python
     version: any edit makes a new key, so a stale table is never used; invalid rules are
     never cached, so their problems are always reported.
@@ -134,24 +132,12 @@ def load_watchlists(rules_dir: Path, *, cache: bool = True) -> Watchlists:
         path = _cache_path(rules_dir, files)
     except OSError:  # a file vanished or cannot be read: the full load reports it
         return _load(rules_dir, files)
-    try:
-        with path.open("rb") as fh:
-            cached = pickle.load(fh)
-        if isinstance(cached, Watchlists):
-            return cached
-    except Exception:  # noqa: BLE001 - missing, truncated or foreign: rebuild it
-        pass
+    cached = load_cached(path, Watchlists)
+    if isinstance(cached, Watchlists):
+        return cached
     watchlists = _load(rules_dir, files)
-    _store_cache(path, watchlists)
+    store_cached(path, watchlists, keep=_CACHE_KEEP)
     return watchlists
-
-
-def cache_dir() -> Path:
-    """Where compiled watchlists are cached: $NEWSBOT_CACHE_DIR, else the XDG cache dir."""
-    if os.environ.get("NEWSBOT_CACHE_DIR"):
-        return Path(os.environ["NEWSBOT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "newsbot"
 
 
 _CACHE_KEEP = 8  # compiled tables kept per cache dir (one per rules version in use)
@@ -182,25 +168,6 @@ def _opencc_stamp() -> str:
         return "no-opencc"
     st = (Path(spec.origin).parent / "dictionary" / "TSCharacters.txt").stat()
     return f"{st.st_size} {st.st_mtime_ns}"
-
-
-def _store_cache(path: Path, watchlists: Watchlists) -> None:
-    """Write the pickle atomically (a reader never sees half a file); failures only cost speed."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".watchlists-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(watchlists, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        old = sorted(path.parent.glob("watchlists-*.pickle"), key=lambda p: p.stat().st_mtime)
-        for stale in old[:-_CACHE_KEEP]:
-            stale.unlink(missing_ok=True)
-    except (OSError, pickle.PicklingError):
-        pass
 
 
 def _load(rules_dir: Path, files: list[Path]) -> Watchlists:
