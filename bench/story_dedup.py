@@ -456,7 +456,7 @@ def _synthetic_keys(args: tuple[int, int, int]) -> list[tuple]:
         at = T0 + timedelta(seconds=30 * i)
         link = f"https://site{i % 997}.example/{at:%Y/%m/%d}/story-{i}"
         keys = stories.story_keys(title, link=link, seen=at)
-        out.append((i + 1, title, link, ts(at), keys.all))
+        out.append((i + 1, title, link, ts(at), keys.index))
     return out
 
 
@@ -494,7 +494,8 @@ def bulk_load(store: Store, start: int, stop: int, vocab: tuple, seed: int = 1
                     [(i, i, at, title, at, at) for i, title, _, at, _ in rows])
                 conn.executemany(
                     "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?)",
-                    [(key, at, i, i) for i, _, _, at, keys in rows for key in keys])
+                    [(key, int(datetime.fromisoformat(at).timestamp()), i, i)
+                     for i, _, _, at, keys in rows for key in keys])
                 in_sqlite += time.perf_counter() - t
             t = time.perf_counter()
         in_sqlite += time.perf_counter() - t  # the commit

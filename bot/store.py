@@ -25,7 +25,14 @@ from sqlite_utils.migrations import Migrations
 from bot.errors import StoreError
 from bot.models import Feed, FetchResult, Hit, Item, Validators
 from bot.schedule import digest_moment
-from bot.stories import WINDOW, StoryCandidate, StoryKeys, choose_story, item_story_keys
+from bot.stories import (
+    WINDOW,
+    StoryCandidate,
+    StoryKeys,
+    choose_story,
+    exact_index,
+    item_story_keys,
+)
 
 migrations = Migrations("newsbot")
 
@@ -243,6 +250,43 @@ def m005_story_alerts(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_integer_story_keys(db: Database) -> None:
+    # The story index had text rows (~55 bytes: "b3:<hex>" keys, ISO times); a cold cycle of
+    # 30,000 items spent most of its writing time in that b-tree. Integer keys (band keys as
+    # bot.stories makes them now, exact keys hashed by exact_index) and Unix-second times
+    # make rows of ~20 bytes. Existing rows are converted, not dropped: stories keep joining.
+    _run(
+        db,
+        """
+        CREATE TABLE story_keys_v2 (
+            key INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            PRIMARY KEY (key, at, item_id)
+        ) WITHOUT ROWID
+        """,
+    )
+    conn = db.conn
+    rows = conn.execute("SELECT key, at, item_id, story_id FROM story_keys")
+    while chunk := rows.fetchmany(10_000):
+        conn.executemany(
+            "INSERT OR IGNORE INTO story_keys_v2 (key, at, item_id, story_id) VALUES (?,?,?,?)",
+            [(_v1_key(key), _epoch(from_ts(at)), item_id, story_id)
+             for key, at, item_id, story_id in chunk],
+        )
+    _run(db, "DROP TABLE story_keys; ALTER TABLE story_keys_v2 RENAME TO story_keys")
+
+
+def _v1_key(key: str) -> int:
+    """A text key of m003 (`b<band>:<hex>`, `u:…`, `g:…`) as its m006 integer."""
+    if key.startswith("b") and ":" in key:
+        band, _, mixed = key[1:].partition(":")
+        return (int(band) << 48) | int(mixed, 16)
+    return exact_index(key)
+
+
 # A story lookup reads at most this many index rows per title band (see _find_story).
 BAND_ROWS = 50
 
@@ -263,6 +307,17 @@ def ts(moment: datetime | None) -> str | None:
 def from_ts(text: str | None) -> datetime | None:
     """The inverse of ts()."""
     return datetime.fromisoformat(text) if text else None
+
+
+def _epoch(moment: datetime | None) -> int:
+    """Unix seconds, as the story index stores times (an integer keeps its rows small)."""
+    if moment is None:
+        raise ValueError("a story key needs a time")
+    return int(moment.timestamp())
+
+
+# an exact key matches at any time: the whole range of stored times
+_ALWAYS = (-(1 << 62), 1 << 62)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +352,23 @@ class FetchRecord:
     bozo: str | None = None
     next_poll: datetime | None = None
     count_error: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """A feed's parsed poll to record: its items (new or not) and the fetch outcome."""
+
+    fetch: FetchRecord
+    items: Sequence[NewItem]
+    backfill: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What recording a poll did: how many of its items were new, and what they alerted."""
+
+    new: int
+    recorded: list[Recorded]
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,6 +610,31 @@ class Store:
             for r in records:
                 _record_fetch(conn, r)
 
+    def record_polls(self, polls: Sequence[PollRecord]) -> list[PollOutcome | Exception]:
+        """Record several feeds' polls (record_items, then record_fetch) in one transaction.
+
+        One commit for many feeds: a cold cycle's story index takes its inserts all over
+        the b-tree, so each commit writes hundreds of pages; a group shares them. Each poll
+        has its own savepoint, so a poll that fails is rolled back alone and its exception
+        returned in its place; the others are recorded. Returns, per poll, its outcome or
+        its exception.
+        """
+        out: list[PollOutcome | Exception] = []
+        with self._tx() as conn:
+            for poll in polls:
+                try:
+                    with self._tx():
+                        outcome = self._record_items(poll.fetch.feed, poll.items,
+                                                     poll.fetch.now, backfill=poll.backfill)
+                        _record_fetch(conn, poll.fetch)
+                except Exception as exc:  # noqa: BLE001 - this feed's failure, not the group's
+                    if not conn.in_transaction:  # SQLite gave up the whole transaction
+                        raise
+                    out.append(exc)
+                else:
+                    out.append(outcome)
+        return out
+
     def health_inputs(self, recent: int = 20) -> list[HealthInput]:
         """Per known feed: its recorded health, failure start and recent arrival times.
 
@@ -594,6 +691,11 @@ class Store:
         writer is the one serial stage of a cold cycle, and each statement is a trip through
         the GIL that the event loop and the parse results compete for.
         """
+        return self._record_items(feed, new_items, now, backfill=backfill).recorded
+
+    def _record_items(
+        self, feed: Feed, new_items: Sequence[NewItem], now: datetime, *, backfill: bool
+    ) -> PollOutcome:
         unique: dict[str, NewItem] = {}
         for new in new_items:
             unique.setdefault(new.item.key, new)
@@ -602,7 +704,7 @@ class Store:
             known = self._known_keys(conn, feed.name, list(unique))
             fresh = [new for key, new in unique.items() if key not in known]
             if not fresh:
-                return []
+                return PollOutcome(0, [])
             probes = [self._probe(new.item, new.story_keys, now) for new in fresh]
             found = self._find_stories(conn, probes, now)
             # Ids are given here, not by INSERT: the whole batch then goes in with executemany.
@@ -658,11 +760,11 @@ class Store:
             conn.executemany(
                 "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?) "
                 "ON CONFLICT DO NOTHING",
-                [(key, ts(keys.at), item_id, story_id)
+                [(key, at, item_id, story_id)
                  for (_, item_id, story_id, _), keys in zip(placed, probes, strict=True)
-                 for key in keys.all],
+                 for at in (_epoch(keys.at),) for key in keys.index],
             )
-            return self._alert(conn, feed, placed, now, backfill=backfill)
+            return PollOutcome(len(fresh), self._alert(conn, feed, placed, now, backfill=backfill))
 
     def _alert(
         self, conn: sqlite3.Connection, feed: Feed, placed: Sequence[tuple[NewItem, int, int, bool]],
@@ -1097,12 +1199,12 @@ class Store:
         series, a template) must not make one lookup read thousands of rows. Per probe,
         exact matches come first, then the items sharing most keys, at most `limit`.
         """
-        wanted: list[tuple[int, str, str, str, int]] = []
+        wanted: list[tuple[int, int, int, int, int]] = []
+        span = int(window.total_seconds())
         for n, keys in enumerate(probes):
-            at = keys.at or now
-            wanted += [(n, key, "", "~", 1) for key in keys.exact]  # "~" sorts after any time
-            lo, hi = ts(at - window), ts(at + window)
-            wanted += [(n, key, lo, hi, 0) for key in keys.bands]
+            at = _epoch(keys.at or now)
+            wanted += [(n, exact_index(key), *_ALWAYS, 1) for key in keys.exact]
+            wanted += [(n, key, at - span, at + span, 0) for key in keys.bands]
         found: list[dict[int, list]] = [{} for _ in probes]  # per probe: item id → candidate
         if wanted:
             rows = conn.execute(
@@ -1127,7 +1229,8 @@ class Store:
                     seen[3] = min(seen[3], at)
                     seen[6] += 1
         return [
-            [StoryCandidate(story_id=c[0], item_id=c[1], exact=bool(c[2]), at=from_ts(c[3]),
+            [StoryCandidate(story_id=c[0], item_id=c[1], exact=bool(c[2]),
+                            at=datetime.fromtimestamp(c[3], UTC),
                             title=c[4], feed=c[5])
              for c in sorted(per.values(), key=lambda c: (-c[2], -c[6]))[:limit]]
             for per in found
@@ -1144,6 +1247,7 @@ class Store:
         """attach_story inside the caller's transaction."""
         at = ts(keys.at or now)
         stamp = ts(now)
+        epoch = _epoch(keys.at or now)
         if story_id is None:  # a new story takes its first item's id, as in record_items
             story_id = conn.execute(
                 """INSERT INTO stories (id, first_item_id, created, title, at, updated, items)
@@ -1164,7 +1268,7 @@ class Store:
         conn.executemany(
             "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?) "
             "ON CONFLICT DO NOTHING",
-            [(key, at, item_id, story_id) for key in keys.all],
+            [(key, epoch, item_id, story_id) for key in keys.index],
         )
         return story_id
 
@@ -1310,7 +1414,7 @@ class _Batch:
         """Remember a placed item under each of its keys."""
         candidate = StoryCandidate(story_id=story_id, item_id=item_id, title=title, at=keys.at,
                                    exact=False, feed=feed)
-        for key in keys.all:
+        for key in (*keys.exact, *keys.bands):
             self._by_key.setdefault(key, []).append(candidate)
 
 

@@ -96,14 +96,14 @@ class StoryKeys:
     """What the store indexes for an item (exact + band keys) and what same_story compares."""
 
     exact: tuple[str, ...]
-    bands: tuple[str, ...]
+    bands: tuple[int, ...]
     form: TitleForm
     at: datetime | None  # publication time, else first seen
 
     @property
-    def all(self) -> tuple[str, ...]:
-        """Every key, exact first."""
-        return self.exact + self.bands
+    def index(self) -> tuple[int, ...]:
+        """Every key as the store indexes it, exact first."""
+        return tuple(exact_index(key) for key in self.exact) + self.bands
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,16 +284,29 @@ def _normal_number(text: str) -> str:
     return text.lstrip("0") or "0"
 
 
-def band_keys(tokens: Iterable[str]) -> tuple[str, ...]:
-    """LSH band keys `b<i>:<hash>` of the MinHash signature of these tokens (none if empty)."""
+def band_keys(tokens: Iterable[str]) -> tuple[int, ...]:
+    """LSH band keys of the MinHash signature of these tokens (none if empty).
+
+    A key is the band's number above 48 bits that mix its three 32-bit values: small
+    integer keys keep the stored index small, and a rare chance collision only costs one
+    extra candidate check. Band keys are >= 0; stored exact keys (exact_index) are < 0.
+    """
     signature = minhash(tokens)
     if signature is None:
         return ()
-    # a band's three 32-bit values mixed into 48 bits: short keys keep the index small, and a
-    # rare chance collision only costs one extra candidate check
     rows = zip(*[iter(signature)] * ROWS, strict=True)
-    return tuple(f"b{band}:{((x * _MIX_X) ^ (y * _MIX_Y) ^ z) & _MASK_48:x}"
+    return tuple((band << 48) | (((x * _MIX_X) ^ (y * _MIX_Y) ^ z) & _MASK_48)
                  for band, (x, y, z) in enumerate(rows))
+
+
+def exact_index(key: str) -> int:
+    """An exact key (`u:`/`g:`) as the negative 64-bit integer the store indexes it by.
+
+    63 bits of BLAKE2b: two different URLs share one with a chance of about 1e-19 per pair,
+    while the index rows stay as small as the band keys'.
+    """
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return -1 - (int.from_bytes(digest, "big") >> 1)
 
 
 # fixed odd multipliers (never Python's hash(): it may change between versions, and the keys

@@ -140,3 +140,22 @@ def test_database_of_a_newer_or_broken_kind_is_a_store_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="junk.db"):
         Store(path)
+
+
+def test_polls_recorded_together_fail_alone(store):
+    """record_polls: one transaction for several feeds, but a feed whose write fails is rolled
+    back alone (its items and its fetch record) and the others are kept."""
+    from bot.store import FetchRecord, PollOutcome, PollRecord
+
+    other = Feed("Feed B", "http://127.0.0.1/b")
+    ok = FetchResult("ok", FEED.url, validators=Validators('"e1"', None, "h1"))
+    bad = NewItem(item("k2"), [LLM_HIT, Hit("x", "llm", None, "title", 0, 1)])  # alias NOT NULL
+    good, failed = store.record_polls([
+        PollRecord(FetchRecord(FEED, ok, NOW), [NewItem(item("k1"), [LLM_HIT])], backfill=False),
+        PollRecord(FetchRecord(other, ok, NOW), [NewItem(item("k3")), bad], backfill=False),
+    ])
+    assert isinstance(good, PollOutcome) and good.new == 1 and len(good.recorded) == 1
+    assert isinstance(failed, sqlite3.IntegrityError)
+    assert store.stats()["items"] == 1
+    assert store.feed_state(FEED.name).validators.etag == '"e1"'
+    assert store.feed_state(other.name) is None

@@ -174,3 +174,35 @@ def test_items_of_one_batch_join_a_story_the_batch_started(store: Store) -> None
     assert first.stored.story_id == second.stored.story_id == first.stored.id
     assert store._rows("SELECT items FROM stories WHERE id = ?",
                        [first.stored.story_id])[0]["items"] == 2
+
+
+def test_text_story_keys_of_an_older_database_are_converted_and_still_join(db_path) -> None:
+    """m006 turns m003's text index rows into integers: a story stored before the upgrade is
+    still found by its band keys and by its URL."""
+    store = Store(db_path)
+    stored = record(store, "reuters", "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT",
+                    "https://www.reuters.com/tech/baidu-ernie-4/")
+    item_id, story_id = stored.stored.id, stored.stored.story_id
+    keys = item_story_keys(Item(key="k", feed="reuters", title=stored.stored.title, summary="",
+                                link=stored.stored.link, published=NOON, lang=None), seen=NOON)
+    with store._tx() as conn:  # back to the m005 schema, with the rows m003 wrote
+        conn.execute("DROP TABLE story_keys")
+        conn.execute("""CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL,
+                        item_id INTEGER NOT NULL, story_id INTEGER NOT NULL,
+                        PRIMARY KEY (key, at, item_id)) WITHOUT ROWID""")
+        conn.executemany(
+            "INSERT INTO story_keys VALUES (?, ?, ?, ?)",
+            [(key, NOON.isoformat(timespec="milliseconds"), item_id, story_id)
+             for key in [*keys.exact, *(f"b{k >> 48}:{k & ((1 << 48) - 1):x}" for k in keys.bands)]],
+        )
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_integer_story_keys'")
+    store.close()
+
+    upgraded = Store(db_path)
+    assert upgraded._rows("SELECT COUNT(*) AS n FROM story_keys WHERE key < 0")[0]["n"] == 1
+    reworded, is_new = add(upgraded, "scmp", "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT",
+                           "https://www.scmp.com/tech/ernie", at=NOON + timedelta(hours=1))
+    same_link, _ = add(upgraded, "mirror", "Something else entirely",
+                       "https://www.reuters.com/tech/baidu-ernie-4/", at=NOON + timedelta(days=5))
+    assert (reworded, is_new, same_link) == (story_id, False, story_id)
+    upgraded.close()

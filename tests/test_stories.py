@@ -178,13 +178,14 @@ def test_near_duplicate_titles_share_a_band_and_unrelated_ones_do_not() -> None:
 def test_band_keys_do_not_depend_on_the_python_hash_seed() -> None:
     # keys are stored: a restart (new PYTHONHASHSEED) must compute the same ones
     code = ("from bot.stories import band_keys, title_form;"
-            "print(','.join(band_keys(title_form('Baidu unveils Ernie 4.0 chatbot').tokens)))")
+            "print(','.join(map(str, band_keys(title_form('Baidu unveils Ernie 4.0 chatbot')"
+            ".tokens))))")
     outputs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        cwd=REPO, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
         for seed in ("1", "2")
     }
-    here = ",".join(band_keys(title_form("Baidu unveils Ernie 4.0 chatbot").tokens))
+    here = ",".join(map(str, band_keys(title_form("Baidu unveils Ernie 4.0 chatbot").tokens)))
     assert outputs == {here}
 
 
