@@ -34,7 +34,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -578,10 +578,29 @@ class _Attempt:
     feed: Feed
     validators: Validators
     timeout: httpx.Timeout
+    admit: Callable[[], Awaitable[None]] | None = None
     started: float = field(default_factory=time.perf_counter)
     final_url: str | None = None
     http_status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    deadline: asyncio.Timeout | None = None
+    waited: float = 0.0  # seconds spent waiting for admission: not the feed's fault
+
+    async def admitted(self) -> None:
+        """Wait until the caller admits one more body, the feed's deadline paused meanwhile."""
+        if self.admit is None:
+            return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        when = self.deadline.when() if self.deadline is not None else None
+        if self.deadline is not None:
+            self.deadline.reschedule(None)
+        try:
+            await self.admit()
+        finally:
+            self.waited += loop.time() - began
+            if self.deadline is not None and when is not None:
+                self.deadline.reschedule(when + loop.time() - began)
 
     def result(
         self,
@@ -600,7 +619,7 @@ class _Attempt:
             headers=self.headers,
             validators=self.validators if validators is None else validators,
             error=None if error is None else _one_line(error),
-            elapsed=time.perf_counter() - self.started,
+            elapsed=time.perf_counter() - self.started - self.waited,
         )
 
 
@@ -652,18 +671,28 @@ class Fetcher:
         """Fetch every job concurrently within the bounds; results in the order of `jobs`."""
         return list(await asyncio.gather(*(self.fetch(feed, v) for feed, v in jobs)))
 
-    async def fetch(self, feed: Feed, validators: Validators) -> FetchResult:
-        """GET one feed (conditionally); never raises for anything the feed or server does."""
+    async def fetch(
+        self, feed: Feed, validators: Validators, *,
+        admit: Callable[[], Awaitable[None]] | None = None,
+    ) -> FetchResult:
+        """GET one feed (conditionally); never raises for anything the feed or server does.
+
+        `admit`, when given, is awaited once a 2xx answer's body is about to be read: the
+        caller's backpressure. Until it returns the body stays in the socket (and the
+        feed's deadline is paused), so a cycle that fetches faster than it can parse does
+        not hold every body in memory at once.
+        """
         # httpx's timeouts are per operation; the asyncio deadline below bounds the whole.
         connect = min(self.limits.connect_timeout, feed.timeout)
-        attempt = _Attempt(feed, validators, httpx.Timeout(feed.timeout, connect=connect))
+        attempt = _Attempt(feed, validators, httpx.Timeout(feed.timeout, connect=connect),
+                           admit)
         try:
             url = _check_url(feed.url)
             host = self._host_slot(url)
             # Host slot first: a feed waiting for a busy host must not hold a global slot.
             async with host, self._global:
                 attempt.started = time.perf_counter()  # queueing for a slot is not the feed's fault
-                async with asyncio.timeout(feed.timeout):
+                async with asyncio.timeout(feed.timeout) as attempt.deadline:
                     return await self._get(url, attempt)
         except TimeoutError:
             return attempt.result("error", error=f"timed out after {_seconds(feed.timeout)}")
@@ -713,6 +742,7 @@ class Fetcher:
             return attempt.result("not_modified")
         if not 200 <= status < 300:
             return attempt.result("error", error=f"HTTP {status} {_reason(response)}".rstrip())
+        await attempt.admitted()
         body = await self._read_body(response, attempt)
         digest = hashlib.sha256(body).hexdigest()
         validators = Validators(

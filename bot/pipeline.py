@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 from typing import Literal, Protocol
 
 from bot.errors import ParseError
-from bot.models import Feed, FetchResult, Hit, ParsedFeed, Validators
+from bot.models import Feed, FetchResult, Hit, Item, ParsedFeed, Validators
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
 from bot.stories import StoryKeys
-from bot.store import FeedState, FetchRecord, NewItem, Recorded, Store
+from bot.store import FeedState, FetchRecord, NewItem, PollOutcome, PollRecord, Recorded, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ PROCESS_POOL_THRESHOLD = 8
 
 
 class Fetches(Protocol):
-    async def fetch(self, feed: Feed, validators: Validators) -> FetchResult: ...
+    async def fetch(self, feed: Feed, validators: Validators, *,
+                    admit: Callable[[], Awaitable[None]] | None = None) -> FetchResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,16 +83,20 @@ class CycleReport:
 
 
 class ParsePool:
-    """Where feed bodies are parsed: a worker thread for a few, a process pool for many.
+    """Where feed bodies are parsed: a worker thread for a few, worker processes for many.
 
     feedparser is pure Python and holds the GIL; a cold cycle of a thousand feeds is bound by
     parsing, so on a multi-core machine it is spread over processes. The pool is started
     only when a cycle that polls many feeds actually has bodies to parse (a warm cycle of
     304s never pays for it), and then kept for the next cycles.
+
+    By default one worker per core but one: the main process is a busy core of its own in
+    such a cycle (fetching, matching, writing), and every worker costs ~50 MB.
     """
 
-    def __init__(self, processes: int | None = None) -> None:
-        self._processes = processes if processes is not None else (os.cpu_count() or 1)
+    def __init__(self, workers: int | None = None) -> None:
+        """`workers` processes (0: parse in a thread of this process)."""
+        self._workers = max(0, (os.cpu_count() or 1) - 1) if workers is None else workers
         self._pool: Executor | None = None
 
     async def parse(self, body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None,
@@ -108,14 +113,14 @@ class ParsePool:
         return await loop.run_in_executor(executor, job)
 
     def _executor(self, cycle_size: int) -> Executor | None:
-        if self._pool is None and (self._processes < 2 or cycle_size < PROCESS_POOL_THRESHOLD):
+        if self._pool is None and (self._workers < 1 or cycle_size < PROCESS_POOL_THRESHOLD):
             return None  # the loop's default thread pool
         if self._pool is None:
             import multiprocessing
 
             # spawn, not fork: forking a process that runs threads can deadlock.
             self._pool = ProcessPoolExecutor(
-                max_workers=self._processes, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self._workers, mp_context=multiprocessing.get_context("spawn")
             )
         return self._pool
 
@@ -142,12 +147,13 @@ class Pipeline:
         self.store = store
         self.fetcher = fetcher
         self.matcher = matcher
-        self.parse_pool = parse_pool or ParsePool(processes=1)
+        self.parse_pool = parse_pool or ParsePool(workers=0)
         self.clock = clock
         self.policy = policy
         self.outages = outages or OutageDetector()
         self._busy: set[str] = set()
         self._stage = asyncio.Semaphore(STAGE_LIMIT)
+        self._writer = _Writer(store)
 
     @property
     def busy(self) -> frozenset[str]:
@@ -234,7 +240,30 @@ class Pipeline:
         validators = state.validators if state else Validators()
         errors_so_far = state.consecutive_errors if state else 0
         never_succeeded = state is None or state.last_ok is None
-        result = await self.fetcher.fetch(feed, validators)
+        # Backpressure: in a cold cycle fetching outruns parsing and the one writer. A body is
+        # read only once a stage slot is free (the rest wait in their sockets), and the slot
+        # is held until the feed is stored, so at most STAGE_LIMIT bodies and parsed feeds
+        # are in memory at once, however many feeds the cycle polls.
+        admitted = False
+
+        async def admit() -> None:
+            nonlocal admitted
+            await self._stage.acquire()
+            admitted = True
+
+        try:
+            result = await self.fetcher.fetch(feed, validators, admit=admit)
+            return await self._conclude(feed, result, state, validators, errors_so_far,
+                                        never_succeeded, cycle_size, unchanged)
+        finally:
+            if admitted:
+                self._stage.release()
+
+    async def _conclude(
+        self, feed: Feed, result: FetchResult, state: FeedState | None, validators: Validators,
+        errors_so_far: int, never_succeeded: bool, cycle_size: int,
+        unchanged: list[FetchRecord],
+    ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
         now = self.clock()
         answered = result.http_status is not None
         self.outages.record(now, urlsplit(feed.url).netloc, answered)
@@ -252,12 +281,8 @@ class Pipeline:
             unchanged.append(FetchRecord(
                 feed, result, now, next_poll=self._next_poll(feed, now, 0, result.headers)))
             return feed, None, FeedReport(feed.name, result.status), []
-
-        # Backpressure: the one writing process is slower than fetching and parsing in a cold
-        # cycle; without a bound, parsed feeds would pile up in memory waiting for it.
-        async with self._stage:
-            return await self._parse_and_store(feed, result, now, validators, errors_so_far,
-                                               never_succeeded, cycle_size)
+        return await self._parse_and_store(feed, result, now, validators, errors_so_far,
+                                           never_succeeded, cycle_size)
 
     async def _parse_and_store(
         self, feed: Feed, result: FetchResult, now: datetime, validators: Validators,
@@ -278,28 +303,65 @@ class Pipeline:
             )
             return feed, None, FeedReport(feed.name, "failed", error=error), []
 
-        new_items = await asyncio.to_thread(self._new_items, feed, parsed, story_keys)
+        items = await asyncio.to_thread(self._matched_items, parsed, story_keys)
+        fetch = FetchRecord(feed, result, now, bozo=parsed.bozo,
+                            next_poll=self._next_poll(feed, now, 0, result.headers, parsed.ttl))
         backfill = never_succeeded and feed.backfill == "silent"
-        recorded = await asyncio.to_thread(
-            self.store.record_items, feed, new_items, now, backfill=backfill
-        )
-        await asyncio.to_thread(
-            self.store.record_fetch, feed, result, now, bozo=parsed.bozo,
-            next_poll=self._next_poll(feed, now, 0, result.headers, parsed.ttl),
-        )
+        outcome = await self._writer.record(PollRecord(fetch, items, backfill))
         report = FeedReport(feed.name, "ok", items_seen=len(parsed.items),
-                            items_new=len(new_items), bozo=parsed.bozo)
-        return feed, None, report, recorded
+                            items_new=outcome.new, bozo=parsed.bozo)
+        return feed, None, report, outcome.recorded
 
-    def _new_items(self, feed: Feed, parsed: ParsedFeed,
-                   story_keys: dict[str, StoryKeys]) -> list[NewItem]:
-        """The items of this body not stored before, matched (only those are matched)."""
-        unique = {}
+    def _matched_items(self, parsed: ParsedFeed,
+                       story_keys: dict[str, StoryKeys]) -> list[NewItem]:
+        """Every distinct item of this body, matched. The store skips those it knows; matching
+        them too costs less than asking the writer first (it is busy in a cold cycle)."""
+        unique: dict[str, Item] = {}
         for item in parsed.items:
             unique.setdefault(item.key, item)
-        known = self.store.known_keys(feed.name, list(unique))
-        return [
-            NewItem(item, self.matcher(item.title, item.summary), story_keys.get(key))
-            for key, item in unique.items()
-            if key not in known
-        ]
+        return [NewItem(item, self.matcher(item.title, item.summary), story_keys.get(key))
+                for key, item in unique.items()]
+
+
+class _Writer:
+    """The one writer. Feeds that finished parsing queue here; whatever has queued while the
+    store was busy is recorded next, together, in one transaction (Store.record_polls)."""
+
+    def __init__(self, store: Store, max_group: int = 32) -> None:
+        self._store = store
+        self._max_group = max_group
+        self._queue: list[tuple[PollRecord, asyncio.Future[PollOutcome]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, poll: PollRecord) -> PollOutcome:
+        """Record one feed's poll; raises what recording it raised."""
+        future: asyncio.Future[PollOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.append((poll, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        group: list[tuple[PollRecord, asyncio.Future[PollOutcome]]] = []
+        try:
+            while self._queue:
+                group = self._queue[: self._max_group]
+                del self._queue[: self._max_group]
+                try:
+                    results = await asyncio.to_thread(
+                        self._store.record_polls, [poll for poll, _ in group])
+                except Exception as exc:  # the whole group failed: each feed reports it
+                    results = [exc] * len(group)
+                for (_, future), result in zip(group, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+                group = []
+        finally:
+            self._task = None
+            for _, future in [*group, *self._queue]:  # cancelled mid-way (shutdown)
+                future.cancel()
+            self._queue.clear()

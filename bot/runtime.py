@@ -144,14 +144,14 @@ def describe_change(old: Config, new: Config) -> str:
 class Runtime:
     """The long-lived parts of a running bot, wired once."""
 
-    def __init__(self, settings: Settings, config: Config, *, processes: int | None = None,
+    def __init__(self, settings: Settings, config: Config, *, workers: int | None = None,
                  policy: PollPolicy = PollPolicy()) -> None:
         self.settings = settings
         self.config = config
         self.policy = policy
         self.store = Store(settings.db_path)
         self.fetcher = Fetcher(FetchLimits())
-        self.parse_pool = ParsePool(processes)
+        self.parse_pool = ParsePool(workers)
         self.pipeline = Pipeline(
             self.store, self.fetcher, self.match, parse_pool=self.parse_pool, policy=policy
         )

@@ -94,7 +94,7 @@ def run_with_runtime(settings: Settings, body: Callable[[Runtime], Awaitable[Non
     """Run `body` with a Runtime made and closed in one event loop (its fetcher's)."""
 
     async def go() -> None:
-        rt = Runtime(settings, load_config(settings), processes=1)
+        rt = Runtime(settings, load_config(settings), workers=0)
         try:
             await body(rt)
         finally:

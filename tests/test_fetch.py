@@ -636,3 +636,29 @@ def test_sizes_read_the_way_people_write_them() -> None:
     assert format_size(10 * 1024 * 1024) == "10 MiB"
     assert format_size(64 * 1024) == "64 KiB"
     assert format_size(1000) == "1000 bytes"
+
+
+def test_a_body_waits_for_admission_without_spending_the_feeds_deadline(
+    feed_server: FeedServer,
+) -> None:
+    """The caller's backpressure: a 2xx body is read only once `admit` returns, and the wait
+    (here twice the feed's timeout) is not counted against the feed. A 304 is never held."""
+    feed_server.routes["/held"] = Route(body=RSS, etag=ETAG)
+    asked: list[str] = []
+
+    async def run() -> tuple[FetchResult, FetchResult]:
+        async def admit() -> None:
+            asked.append("body")
+            await asyncio.sleep(1.0)
+
+        async with Fetcher(FetchLimits()) as fetcher:
+            first = await fetcher.fetch(feed(feed_server.url("/held"), timeout=0.5),
+                                        Validators(), admit=admit)
+            again = await fetcher.fetch(feed(feed_server.url("/held"), timeout=0.5),
+                                        first.validators, admit=admit)
+            return first, again
+
+    first, again = asyncio.run(run())
+    assert (first.status, first.body) == ("ok", RSS)
+    assert first.elapsed < 0.5  # the second it waited was the caller's, not the feed's
+    assert again.status == "not_modified" and asked == ["body"]

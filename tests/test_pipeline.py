@@ -38,10 +38,10 @@ def keyword_matcher(title: str, summary: str) -> list[Hit]:
 
 
 
-def run(store: Store, feeds: list[Feed], *, processes: int = 1):
+def run(store: Store, feeds: list[Feed], *, workers: int = 0):
     async def go():
         async with Fetcher(FetchLimits()) as fetcher:
-            pool = ParsePool(processes)
+            pool = ParsePool(workers)
             try:
                 return await Pipeline(store, fetcher, keyword_matcher, parse_pool=pool).run_cycle(feeds)
             finally:
@@ -158,7 +158,7 @@ def test_process_pool_parses_many_feeds_like_the_thread(feed_server, store):
         feed_server.routes[f"/f{i}"] = Route(body=rss(f"Qwen item {i}", f"other {i}",
                                                       site=f"news{i}.example"))
         feeds.append(Feed(f"F{i}", feed_server.url(f"/f{i}"), timeout=10))
-    report = run(store, feeds, processes=2)
+    report = run(store, feeds, workers=2)
     assert report.count("ok") == 10 and len(report.alerts) == 10
 
 
@@ -239,3 +239,44 @@ def test_a_feed_is_never_polled_by_two_overlapping_cycles(feed_server, store):
     second, busy_after = asyncio.run(go())
     assert second.feeds == [] and busy_after == frozenset()
     assert feed_server.hits["/slow"] == 1
+
+
+def test_a_cycle_reads_no_more_bodies_than_it_can_parse_and_store_at_once(feed_server, store):
+    """Backpressure: with parsing stalled, only STAGE_LIMIT bodies are read off the wire; the
+    other feeds wait (their deadlines paused) and are all recorded once parsing resumes."""
+    from bot.pipeline import STAGE_LIMIT
+
+    feeds = []
+    for i in range(3 * STAGE_LIMIT):
+        feed_server.routes[f"/f{i}"] = Route(body=rss(f"Qwen item {i}", site=f"n{i}.example"))
+        feeds.append(Feed(f"F{i}", feed_server.url(f"/f{i}"), timeout=1))
+
+    class CountingFetcher(Fetcher):
+        bodies_read = 0
+
+        async def _read_body(self, response, attempt):  # type: ignore[no-untyped-def]
+            CountingFetcher.bodies_read += 1
+            return await super()._read_body(response, attempt)
+
+    class StalledParse(ParsePool):
+        def __init__(self) -> None:
+            super().__init__(workers=0)
+            self.resume = asyncio.Event()
+
+        async def parse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            await self.resume.wait()
+            return await super().parse(*args, **kwargs)
+
+    async def go():
+        pool = StalledParse()
+        async with CountingFetcher(FetchLimits()) as fetcher:
+            cycle = asyncio.create_task(
+                Pipeline(store, fetcher, keyword_matcher, parse_pool=pool).run_cycle(feeds))
+            await asyncio.sleep(1.5)  # longer than any feed's timeout
+            held = CountingFetcher.bodies_read
+            pool.resume.set()
+            return held, await cycle
+
+    held, report = asyncio.run(go())
+    assert held == STAGE_LIMIT
+    assert report.count("ok") == len(feeds) and len(report.alerts) == len(feeds)

@@ -38,7 +38,7 @@ def touch_later(path):
 
 
 def runtime_for(settings):
-    return Runtime(settings, load_config(settings), processes=1)
+    return Runtime(settings, load_config(settings), workers=0)
 
 
 def test_editing_a_rule_file_takes_effect_without_a_restart(settings):
