@@ -503,18 +503,23 @@ def bulk_load(store: Store, start: int, stop: int, vocab: tuple, seed: int = 1
     return time.perf_counter() - began, in_sqlite
 
 
-def time_lookups(store: Store, probes: Sequence[stories.StoryKeys], now: datetime
-                 ) -> tuple[float, float, float]:
-    """Mean and p99 µs of Store.find_story over the probes, and mean candidates returned."""
+def time_lookups(store: Store, probes: Sequence[stories.StoryKeys], now: datetime,
+                 expect: Sequence[int] | None = None) -> tuple[float, float, float, float | None]:
+    """Mean and p99 µs of Store.find_story over the probes, mean candidates returned, and
+    (given the item each probe copies) the share of probes whose item was a candidate."""
     times: list[float] = []
-    found = 0
-    for keys in probes:
+    found = hit = 0
+    for n, keys in enumerate(probes):
         t = time.perf_counter()
         candidates = store.find_story(keys, now)
         times.append((time.perf_counter() - t) * 1e6)
         found += len(candidates)
+        if expect is not None:
+            hit += any(c.item_id == expect[n] for c in candidates)
     times.sort()
-    return statistics.fmean(times), times[int(len(times) * 0.99) - 1], found / len(probes)
+    recall = None if expect is None else hit / len(probes)
+    return (statistics.fmean(times), times[int(len(times) * 0.99) - 1], found / len(probes),
+            recall)
 
 
 def run_lookup(corpus: Path, sizes: Sequence[int], probes: int = 2000) -> None:
@@ -524,7 +529,7 @@ def run_lookup(corpus: Path, sizes: Sequence[int], probes: int = 2000) -> None:
     print(f"\n## (b) lookup cost: Store.find_story, {probes} probes per row "
           f"(one synthetic item every 30 s; 10% Chinese titles)")
     print(f"{'stored':>9} {'build s':>8} {'sqlite s':>8} {'db MB':>7} {'probe':>10} "
-          f"{'mean µs':>8} {'p99 µs':>8} {'cands':>6}")
+          f"{'mean µs':>8} {'p99 µs':>8} {'cands':>6} {'found':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "lookup.db")
         loaded = 0
@@ -535,7 +540,7 @@ def run_lookup(corpus: Path, sizes: Sequence[int], probes: int = 2000) -> None:
             end = T0 + timedelta(seconds=30 * size)
             fresh = [stories.story_keys(row[1], link=row[2], seen=end)
                      for row in _synthetic_keys((10**9, 10**9 + probes, size))]
-            recent = store._rows("SELECT title, link FROM items ORDER BY id DESC LIMIT ?",
+            recent = store._rows("SELECT id, title, link FROM items ORDER BY id DESC LIMIT ?",
                                  [probes])
             near = []
             for r in recent:  # another outlet's copy: new link, one word dropped
@@ -546,11 +551,15 @@ def run_lookup(corpus: Path, sizes: Sequence[int], probes: int = 2000) -> None:
                     " ".join(words), link=f"https://x.example/{rng.random()}", seen=end))
             store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             size_mb = os.path.getsize(store.path) / 1e6
-            for label, keys in (("fresh", fresh), ("near-dup", near)):
+            # "found": the share of near-copies whose original was a candidate (what the
+            # BAND_ROWS cap on a band's rows can cost when common words make bands crowded)
+            copied = [r["id"] for r in recent]
+            for label, keys, expect in (("fresh", fresh, None), ("near-dup", near, copied)):
                 time_lookups(store, keys[:200], end)  # warm the page cache
-                mean, p99, cands = time_lookups(store, keys, end)
+                mean, p99, cands, recall = time_lookups(store, keys, end, expect)
                 print(f"{size:>9,} {built:>8.1f} {in_sqlite:>8.1f} {size_mb:>7.0f} {label:>10} "
-                      f"{mean:>8.0f} {p99:>8.0f} {cands:>6.2f}")
+                      f"{mean:>8.0f} {p99:>8.0f} {cands:>6.2f} "
+                      f"{'' if recall is None else f'{recall:.3f}':>6}")
         store.close()
 
 

@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from rapidfuzz import fuzz
-
 from bot.dedup import story_url
 from bot.models import Feed, Item, ParsedFeed
 from bot.normalize import fold
@@ -97,8 +95,14 @@ class StoryKeys:
 
     exact: tuple[str, ...]
     bands: tuple[int, ...]
-    form: TitleForm
+    title: str
     at: datetime | None  # publication time, else first seen
+
+    @property
+    def form(self) -> TitleForm:
+        """The folded title, for comparing with candidates. Not carried: the keys travel from
+        a parse worker to the writer, and most items never meet a candidate."""
+        return title_form(self.title)
 
     @property
     def index(self) -> tuple[int, ...]:
@@ -127,11 +131,11 @@ def story_keys(
     seen: datetime | None = None,
 ) -> StoryKeys:
     """Compute an item's story keys (exact URL/GUID keys and LSH band keys of its title)."""
-    form = title_form(title)
+    form = fold_title(title)
     return StoryKeys(
         exact=exact_keys(link, guid),
         bands=band_keys(form.tokens),
-        form=form,
+        title=title,
         at=story_time(published, seen),
     )
 
@@ -202,12 +206,18 @@ def _globally_unique(guid: str) -> bool:
     return len(guid) >= _GUID_MIN_OPAQUE and not guid.isdigit() and " " not in guid
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # ~2 kB each; candidates are mostly recent titles
 def title_form(title: str) -> TitleForm:
+    """fold_title, memoized: every story lookup folds its candidates' titles, and recent
+    titles are candidates again and again (the writer's side; see fold_title)."""
+    return fold_title(title)
+
+
+def fold_title(title: str) -> TitleForm:
     """Fold a title for comparison: drop outlet suffix and wire prefix, tokenize, read numbers.
 
-    Memoized: every lookup folds its candidates' titles, and recent titles are candidates
-    again and again.
+    Not memoized: keying a new item folds its title once, in a parse worker, where a cache
+    of thousands of forms (~2 kB each) would only cost memory.
     """
     text = unicodedata.normalize("NFKC", title).strip()
     has_cjk = _CJK_CHAR.search(text) is not None
@@ -318,7 +328,7 @@ _MASK_48 = (1 << 48) - 1
 
 def minhash(tokens: Iterable[str]) -> tuple[int, ...] | None:
     """MinHash signature of a token set: per permutation, the least 32-bit hash of a token."""
-    sigs = [_token_hashes(t) for t in tokens]
+    sigs = [_UNPACK(_token_digest(t)) for t in tokens]
     if not sigs:
         return None
     if len(sigs) == 1:
@@ -326,19 +336,22 @@ def minhash(tokens: Iterable[str]) -> tuple[int, ...] | None:
     return tuple(map(min, zip(*sigs)))  # per permutation, over the tokens
 
 
-@functools.lru_cache(maxsize=8192)  # ~1 KB each: a bounded cache, not all words seen
-def _token_hashes(token: str) -> tuple[int, ...]:
-    """All permutations' 32-bit hashes of one token (SHAKE-128: one C call for all of them).
+@functools.lru_cache(maxsize=8192)  # ~150 bytes each (as ints they would be ~1.1 kB)
+def _token_digest(token: str) -> bytes:
+    """All permutations' 32-bit hashes of one token, packed (SHAKE-128: one C call for all).
 
     Cached: news titles reuse a small vocabulary, so most tokens were hashed before.
     """
-    return _UNPACK(hashlib.shake_128(token.encode("utf-8")).digest(_PERM_BYTES))
+    return hashlib.shake_128(token.encode("utf-8")).digest(_PERM_BYTES)
 
 
 def title_similarity(a: TitleForm, b: TitleForm) -> float:
     """0–100: token_set_ratio for Latin titles, character-bigram Dice for CJK ones."""
     if a.cjk or b.cjk:
         return _dice(a.tokens, b.tokens)
+    # imported here: parse workers key titles but never compare them (~3 MB each)
+    from rapidfuzz import fuzz
+
     return fuzz.token_set_ratio(a.text, b.text)
 
 

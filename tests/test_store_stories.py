@@ -134,7 +134,7 @@ def test_find_story_returns_exact_candidates_first(store: Store) -> None:
     assert [(c.feed, c.exact) for c in candidates] == [("reuters", True), ("scmp", False)]
 
 
-def test_find_story_is_one_indexed_lookup_never_a_scan(store: Store) -> None:
+def test_find_story_reads_only_through_indexes_never_a_scan(store: Store) -> None:
     add(store, "reuters", "Baidu unveils Ernie 4.0 chatbot", "https://reuters.com/ernie")
     probe = item_story_keys(Item(key="k", feed="ft", title="Baidu unveils Ernie 4.0 chatbot",
                                  summary="", link="https://ft.com/ernie", published=NOON,
@@ -142,15 +142,19 @@ def test_find_story_is_one_indexed_lookup_never_a_scan(store: Store) -> None:
     statements: list[str] = []
     store.db.conn.set_trace_callback(statements.append)  # the SQL, parameters expanded
     try:
-        store.find_story(probe, NOON)
+        [candidate] = store.find_story(probe, NOON)
     finally:
         store.db.conn.set_trace_callback(None)
-    [sql] = statements
-    plan = " / ".join(row[3] for row in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert candidate.feed == "reuters"
+    lookup, titles = statements  # the keys of every probe at once; then candidates' titles
+    plans = [" / ".join(row[3] for row in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+             for sql in statements]
     # per key: one range of the (key, at) index, its start bounded by the band's 50th row
-    assert "SEARCH k USING PRIMARY KEY (key=? AND at>? AND at<?)" in plan, plan
-    assert "SEARCH b USING PRIMARY KEY (key=?" in plan, plan
-    assert not any(f"SCAN {t}" in plan for t in ("k", "b", "i", "story_keys", "items")), plan
+    assert "SEARCH k USING PRIMARY KEY (key=? AND at>? AND at<?)" in plans[0], plans[0]
+    assert "SEARCH b USING PRIMARY KEY (key=?" in plans[0], plans[0]
+    assert "SEARCH items USING INTEGER PRIMARY KEY (rowid=?)" in plans[1], plans[1]
+    for plan in plans:
+        assert not any(f"SCAN {t}" in plan for t in ("k", "b", "items", "story_keys")), plan
 
 
 def test_schema_has_stories_story_keys_and_items_story_id(store: Store) -> None:
