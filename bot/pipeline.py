@@ -114,6 +114,16 @@ class ParsePool:
                                 base_url=base_url)
         return await loop.run_in_executor(executor, job)
 
+    def expect(self, bodies: int) -> None:
+        """A cycle is about to bring about this many bodies: start the workers now if it will
+        use them, so that their start-up (~0.5 s of imports) overlaps the first fetches."""
+        executor = self._executor(bodies)
+        if isinstance(executor, ProcessPoolExecutor):
+            from bot.stories import load_parser
+
+            for _ in range(self._workers):
+                executor.submit(load_parser)
+
     def _executor(self, cycle_size: int) -> Executor | None:
         if self._pool is None and (self._workers < 1 or cycle_size < PROCESS_POOL_THRESHOLD):
             return None  # the loop's default thread pool
@@ -174,6 +184,11 @@ class Pipeline:
         self._busy.update(f.name for f in mine)
         try:
             states = await asyncio.to_thread(self.store.feed_states, [f.name for f in mine])
+            # a feed never fetched, or without validators, answers with a body
+            self.parse_pool.expect(sum(
+                1 for f in mine
+                if (state := states.get(f.name)) is None
+                or not (state.validators.etag or state.validators.last_modified)))
             unchanged: list[FetchRecord] = []  # this cycle's 304s, written in one transaction
             results = await asyncio.gather(
                 *(self._poll_feed(feed, states.get(feed.name), len(mine), unchanged)

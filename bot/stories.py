@@ -156,6 +156,11 @@ def parse_with_story_keys(
     return parsed, {item.key: item_story_keys(item) for item in parsed.items}
 
 
+def load_parser() -> None:
+    """Import the parser (feedparser and ours): run first in a new parse worker."""
+    import bot.parse  # noqa: F401
+
+
 def item_story_keys(item: Item, seen: datetime | None = None) -> StoryKeys:
     """story_keys for a parsed Item; `seen` is when newsbot first saw it."""
     return story_keys(item.title, link=item.link, guid=item.guid, published=item.published,
