@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -132,7 +133,8 @@ class ParsePool:
 
             # spawn, not fork: forking a process that runs threads can deadlock.
             self._pool = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_ignores_interrupts,
             )
         return self._pool
 
@@ -140,6 +142,12 @@ class ParsePool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _worker_ignores_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: the main process shuts the workers down (and
+    prints one line), a worker would only print a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Pipeline:
