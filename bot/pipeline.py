@@ -1,9 +1,14 @@
-"""One poll cycle: fetch → parse → new keys → match → store (+ alerts and outbox rows).
+"""One poll cycle: fetch → parse (+ story keys) → match → store (new items, stories, alerts
+and outbox rows).
 
 The pipeline knows nothing of Telegram. Its collaborators are injected: the fetcher, the
 store, the matcher (a pure function of title and summary), and where parsing runs. Blocking
 work (parsing, matching, SQLite) runs off the event loop. A feed's failure is recorded as that
 feed's error and never stops the other feeds of the cycle.
+
+In a cold cycle of many feeds the stages are bounded so memory stays flat: a body is read
+only when one of STAGE_LIMIT slots is free, parsing runs in worker processes, and one writer
+records the parsed feeds in groups (one transaction each).
 """
 
 from __future__ import annotations

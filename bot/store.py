@@ -573,13 +573,9 @@ class Store:
         rows = self._rows("SELECT * FROM feed_state WHERE feed = ?", [feed])
         return _feed_state(rows[0]) if rows else None
 
-    def known_keys(self, feed: str, keys: Sequence[str]) -> set[str]:
-        """Which of these item keys this feed has already stored."""
-        with self._lock:
-            return self._known_keys(self.db.conn, feed, keys)
-
     @staticmethod
     def _known_keys(conn: sqlite3.Connection, feed: str, keys: Sequence[str]) -> set[str]:
+        """Which of these item keys this feed has already stored."""
         known: set[str] = set()
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
