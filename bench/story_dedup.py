@@ -12,7 +12,7 @@ case, 繁體, a wire prefix). Hard negatives are new stories: the same title wit
 or another company, and the same title on a new link five days later. Every item is published
 inside one 72-hour window and comes from its own feed, so neither the window nor the
 same-feed rule makes the task easier. Pairs are scored per threshold (the threshold table),
-then all items go through Store.assign_story in order and the resulting stories are scored
+then all items go through Store.record_items in order and the resulting stories are scored
 pairwise (a pair of items is a true positive when both the labels and the stories agree).
 
 (b) Lookup cost. Synthetic items (titles drawn from the corpus vocabulary by frequency, one
@@ -48,7 +48,7 @@ from bot.errors import ParseError  # noqa: E402
 from bot.models import Feed, Item  # noqa: E402
 from bot.normalize import fold  # noqa: E402
 from bot.parse import parse_feed  # noqa: E402
-from bot.store import Store, ts  # noqa: E402
+from bot.store import NewItem, Store, ts  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feeds"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -336,20 +336,18 @@ def threshold_table(pairs: Sequence[Pair], scorer: Scorer, thresholds: Sequence[
 
 def cluster_scores(samples: Sequence[Sample], db: Path
                    ) -> tuple[dict[str, float], Counter[str], Counter[str]]:
-    """Run every sample through Store.assign_story; pairwise P/R/F1 and per-kind errors."""
+    """Record every sample (Store.record_items); pairwise P/R/F1 and per-kind errors."""
     store = Store(db)
     predicted: list[int] = []
     for n, s in enumerate(samples):
         item = Item(key=f"u:{s.link}", feed=s.feed, title=s.title, summary="", link=s.link,
                     published=s.at, lang=None, guid=s.guid)
-        with store._tx() as conn:
-            item_id = conn.execute(
-                """INSERT INTO items (feed, key, guid, title, summary, link, published,
-                   first_seen) VALUES (?,?,?,?,?,?,?,?) RETURNING id""",
-                [s.feed, item.key, s.guid, s.title, "", s.link, ts(s.at), ts(s.at)],
-            ).fetchone()[0]
-            story_id, _ = store._assign_story(conn, item_id, item, None, s.at)
-        predicted.append(story_id)
+        # the production path: one item recorded the way a poll records it
+        store.record_items(Feed(name=s.feed, url=f"https://{s.feed}.test/rss"),
+                           [NewItem(item)], s.at, backfill=True)
+        [row] = store._rows("SELECT story_id FROM items WHERE feed = ? AND key = ?",
+                            [s.feed, item.key])
+        predicted.append(row["story_id"])
     store.close()
     pair_counts = Counter()
     joint = Counter(zip((s.story for s in samples), predicted, strict=True))
@@ -410,7 +408,7 @@ def run_quality(corpus: Path) -> None:
             print(f"{t:>6} {tp:>6} {fp:>6} {fn:>6} {p:6.3f} {r:6.3f} {f:6.3f}{mark}")
     with tempfile.TemporaryDirectory() as tmp:
         scores, joined, total = cluster_scores(samples, Path(tmp) / "quality.db")
-    print(f"\n### clustering through Store.assign_story (pairwise over {len(samples)} items)")
+    print(f"\n### clustering through Store.record_items (pairwise over {len(samples)} items)")
     print(f"P {scores['P']:.4f}  R {scores['R']:.4f}  F1 {scores['F1']:.4f}  "
           f"(tp {scores['tp']}, fp {scores['fp']}, fn {scores['fn']})")
     for kind in sorted(total):

@@ -1128,29 +1128,6 @@ class Store:
         with self._lock:
             return self._find_stories(self.db.conn, [keys], now, window=window, limit=limit)[0]
 
-    def attach_story(
-        self, item_id: int, story_id: int | None, keys: StoryKeys, now: datetime
-    ) -> int:
-        """Put a stored item into a story (a new one when `story_id` is None); its story id."""
-        with self._tx() as conn:
-            return self._attach_story(conn, item_id, story_id, keys, now)
-
-    def _assign_story(
-        self,
-        conn: sqlite3.Connection,
-        item_id: int,
-        item: Item,
-        keys: StoryKeys | None,
-        now: datetime,
-    ) -> tuple[int, bool]:
-        """Find the story of an item stored in the caller's transaction and attach it:
-        (story id, True if a new story). record_items does the same for a whole batch."""
-        keys = self._probe(item, keys, now)
-        [found] = self._find_stories(conn, [keys], now)
-        candidates = [c for c in found if c.item_id != item_id]
-        story_id = choose_story(keys, candidates, feed=item.feed)
-        return self._attach_story(conn, item_id, story_id, keys, now), story_id is None
-
     def story_id_of(self, item_id: int) -> int | None:
         """The story a stored item belongs to (None before it was assigned)."""
         rows = self._rows("SELECT story_id FROM items WHERE id = ?", [item_id])
@@ -1249,43 +1226,6 @@ class Store:
             out.update((i, (title, feed)) for i, title, feed in conn.execute(
                 f"SELECT id, title, feed FROM items WHERE id IN ({marks})", chunk))
         return out
-
-    def _attach_story(
-        self,
-        conn: sqlite3.Connection,
-        item_id: int,
-        story_id: int | None,
-        keys: StoryKeys,
-        now: datetime,
-    ) -> int:
-        """attach_story inside the caller's transaction."""
-        at = ts(keys.at or now)
-        stamp = ts(now)
-        epoch = _epoch(keys.at or now)
-        if story_id is None:  # a new story takes its first item's id, as in record_items
-            story_id = conn.execute(
-                """INSERT INTO stories (id, first_item_id, created, title, at, updated, items)
-                   SELECT id, id, ?, title, ?, ?, 1 FROM items WHERE id = ? RETURNING id""",
-                [stamp, at, stamp, item_id],
-            ).fetchone()[0]
-            conn.execute("UPDATE items SET story_id = ? WHERE id = ?", [story_id, item_id])
-        else:
-            cur = conn.execute(
-                "UPDATE items SET story_id = ? WHERE id = ? AND story_id IS NULL",
-                [story_id, item_id],
-            )
-            if cur.rowcount:  # attaching twice must not count the item twice
-                conn.execute(
-                    "UPDATE stories SET items = items + 1, updated = ? WHERE id = ?",
-                    [stamp, story_id],
-                )
-        conn.executemany(
-            "INSERT INTO story_keys (key, at, item_id, story_id) VALUES (?,?,?,?) "
-            "ON CONFLICT DO NOTHING",
-            [(key, epoch, item_id, story_id) for key in keys.index],
-        )
-        return story_id
-
 
     # ---- digests (issue 6) ----------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -97,31 +99,17 @@ def test_a_feeds_repeating_title_is_a_new_story_each_time(store: Store) -> None:
     assert is_new and a != b
 
 
-def test_assign_story_inside_the_record_transaction_rolls_back_with_it(store: Store) -> None:
-    item = Item(key="u:https://r.com/x", feed="reuters", title="Baidu unveils Ernie 4.0",
-                summary="", link="https://r.com/x", published=NOON, lang=None)
-    with pytest.raises(RuntimeError), store._tx() as conn:
-        item_id = conn.execute(
-            """INSERT INTO items (feed, key, title, summary, link, first_seen)
-               VALUES ('reuters', ?, ?, '', ?, ?) RETURNING id""",
-            [item.key, item.title, item.link, NOON.isoformat()],
-        ).fetchone()[0]
-        story_id, is_new = store._assign_story(conn, item_id, item, None, NOON)
-        assert is_new and store.story_id_of(item_id) == story_id  # visible inside
-        raise RuntimeError("the rest of record_items failed")
-    assert store._rows("SELECT COUNT(*) AS n FROM stories")[0]["n"] == 0
-    assert store._rows("SELECT COUNT(*) AS n FROM story_keys")[0]["n"] == 0
-
-
-def test_attaching_an_item_twice_counts_it_once(store: Store) -> None:
-    recorded = record(store, "reuters", "Baidu unveils Ernie 4.0", "https://r.com/x")
-    item_id, story_id = recorded.stored.id, recorded.stored.story_id
-    item = Item(key="k", feed="reuters", title="Baidu unveils Ernie 4.0", summary="",
-                link="https://r.com/x", published=NOON, lang=None)
-    keys = item_story_keys(item, seen=NOON)
-    assert store.attach_story(item_id, story_id, keys, NOON) == story_id  # again: no change
-    assert store._rows("SELECT items FROM stories WHERE id = ?", [story_id])[0]["items"] == 1
-    assert store.story_id_of(item_id) == story_id
+def test_a_failed_record_leaves_no_story_and_no_index_rows(store: Store) -> None:
+    good = NewItem(Item(key="u:https://r.com/x", feed="reuters", title="Baidu unveils Ernie 4.0",
+                        summary="", link="https://r.com/x", published=NOON, lang=None), (HIT,))
+    bad = NewItem(Item(key="u:https://r.com/y", feed="reuters", title="Zhipu files for IPO",
+                       summary="", link="https://r.com/y", published=NOON, lang=None),
+                  (HIT, Hit("x", "llm", None, "title", 0, 1)))  # alias NOT NULL: the write fails
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record_items(Feed(name="reuters", url="https://reuters.test/rss"), [good, bad],
+                           NOON, backfill=False)
+    for table in ("items", "stories", "story_keys"):
+        assert store._rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
 
 
 def test_find_story_returns_exact_candidates_first(store: Store) -> None:
