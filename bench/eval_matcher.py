@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.matching import match_item  # noqa: E402
-from bot.rules import load_watchlists  # noqa: E402
+from bot.match.matching import match_item  # noqa: E402
+from bot.match.rules import load_watchlists  # noqa: E402
 
 LABELED_LISTS = ("llm", "deepfake")
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/fanout.py [--chats 1000] [--rate 28.5] [--in-flight 8]
 
 The real pieces are used end to end: a SQLite outbox (bot.store), the delivery worker
-(bot.deliver) and python-telegram-bot's HTTP client, against tests/fake_telegram.py, which
+(bot.telegram.deliver) and python-telegram-bot's HTTP client, against tests/fake_telegram.py, which
 answers 429 whenever a send breaks 30/s overall or 1/s per chat (measured at arrival).
 The fake runs in its own process, as Telegram would: in ours it would compete for the GIL
 and delay the worker's timers.
@@ -30,10 +30,10 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from bot.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier  # noqa: E402
 from bot.models import Feed, Hit, Item  # noqa: E402
-from bot.render import render_alert  # noqa: E402
+from bot.render.telegram import render_alert  # noqa: E402
 from bot.store import NewItem, Store  # noqa: E402
+from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 BOUND = 30.0
@@ -43,23 +43,23 @@ def queue_fanout(store: Store, chats: int) -> None:
     """Subscribe `chats` private chats and record one matched item: one outbox row each."""
     now = datetime.now(UTC)
     for chat_id in range(1, chats + 1):
-        store.subscribe(chat_id, "private", None, now)
+        store.subscribers.subscribe(chat_id, "private", None, now)
     feed = Feed(name="Bench Feed", url="http://127.0.0.1/feed.xml")
     item = Item(key="bench-1", feed=feed.name, title="Baidu releases Ernie 4.5 <large> model",
                 summary="Baidu & friends " * 20, link="https://news.test/bench-1",
                 published=now, lang="en")
-    store.record_items(feed, [NewItem(item, [Hit("baidu", "llm", "Baidu", "title", 0, 5)])],
+    store.intake.record_items(feed, [NewItem(item, [Hit("baidu", "llm", "Baidu", "title", 0, 5)])],
                        now, backfill=False)
 
 
 async def deliver(url: str, token: str, store: Store, limits: DeliveryLimits) -> DeliveryWorker:
     request = HTTPXRequest(connection_pool_size=limits.max_in_flight + 4, read_timeout=10.0)
     async with Bot(token, base_url=f"{url}/bot", request=request) as bot:
-        worker = DeliveryWorker(store, TelegramNotifier(bot),
+        worker = DeliveryWorker(store.outbox, store.subscribers, TelegramNotifier(bot),
                                 lambda job: render_alert(job.item, job.item.hits, None),
                                 limits=limits)
         task = asyncio.create_task(worker.run())
-        while store.outbox_counts()["pending"]:
+        while store.outbox.counts()["pending"]:
             await asyncio.sleep(0.05)
         worker.stop()
         await task
@@ -92,7 +92,7 @@ def main() -> int:
         started = time.perf_counter()
         worker = asyncio.run(deliver(url, token, store, limits))
         wall = time.perf_counter() - started
-        counts = store.outbox_counts()
+        counts = store.outbox.counts()
         store.close()
     parent.send("done")
     times, flood_429s = parent.recv()

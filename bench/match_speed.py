@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.matching import match_item  # noqa: E402
-from bot.rules import load_watchlists  # noqa: E402
+from bot.match.matching import match_item  # noqa: E402
+from bot.match.rules import load_watchlists  # noqa: E402
 
 EN = [
     "The company said on Tuesday that revenue rose in the third quarter, beating estimates.",
@@ -106,8 +106,8 @@ CLI = "import sys; from bot.cli import main; sys.exit(main())"
 MATCHER = r"""
 import sys
 from pathlib import Path
-from bot.matching import match_jsonl
-from bot.rules import load_watchlists
+from bot.match.matching import match_jsonl
+from bot.match.rules import load_watchlists
 wl = load_watchlists(Path(sys.argv[1]))
 sys.stdout.writelines(line + "\n" for line in match_jsonl(sys.stdin, wl))
 """

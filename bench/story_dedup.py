@@ -43,12 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import opencc  # noqa: E402
 from rapidfuzz import fuzz  # noqa: E402
 
-from bot import stories  # noqa: E402
 from bot.errors import ParseError  # noqa: E402
+from bot.ingest.parse import parse_feed  # noqa: E402
+from bot.match.normalize import fold  # noqa: E402
 from bot.models import Feed, Item  # noqa: E402
-from bot.normalize import fold  # noqa: E402
-from bot.parse import parse_feed  # noqa: E402
-from bot.store import NewItem, Store, ts  # noqa: E402
+from bot.store import NewItem, Store  # noqa: E402
+from bot.store.db import ts  # noqa: E402
+from bot.stories import keys as stories  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feeds"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -343,9 +344,9 @@ def cluster_scores(samples: Sequence[Sample], db: Path
         item = Item(key=f"u:{s.link}", feed=s.feed, title=s.title, summary="", link=s.link,
                     published=s.at, lang=None, guid=s.guid)
         # the production path: one item recorded the way a poll records it
-        store.record_items(Feed(name=s.feed, url=f"https://{s.feed}.test/rss"),
+        store.intake.record_items(Feed(name=s.feed, url=f"https://{s.feed}.test/rss"),
                            [NewItem(item)], s.at, backfill=True)
-        [row] = store._rows("SELECT story_id FROM items WHERE feed = ? AND key = ?",
+        [row] = store.db.rows("SELECT story_id FROM items WHERE feed = ? AND key = ?",
                             [s.feed, item.key])
         predicted.append(row["story_id"])
     store.close()
@@ -478,7 +479,7 @@ def bulk_load(store: Store, start: int, stop: int, vocab: tuple, seed: int = 1
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("PRAGMA cache_size=-1000000")
     with Pool(os.cpu_count() or 1, initializer=_init_worker, initargs=(vocab,)) as pool:
-        with store._tx():
+        with store.db.tx():
             for rows in pool.imap(_synthetic_keys, chunks):
                 t = time.perf_counter()
                 conn.executemany(
@@ -509,7 +510,7 @@ def time_lookups(store: Store, probes: Sequence[stories.StoryKeys], now: datetim
     found = hit = 0
     for n, keys in enumerate(probes):
         t = time.perf_counter()
-        candidates = store.find_story(keys, now)
+        candidates = store.stories.find(keys, now)
         times.append((time.perf_counter() - t) * 1e6)
         found += len(candidates)
         if expect is not None:
@@ -538,7 +539,7 @@ def run_lookup(corpus: Path, sizes: Sequence[int], probes: int = 2000) -> None:
             end = T0 + timedelta(seconds=30 * size)
             fresh = [stories.story_keys(row[1], link=row[2], seen=end)
                      for row in _synthetic_keys((10**9, 10**9 + probes, size))]
-            recent = store._rows("SELECT id, title, link FROM items ORDER BY id DESC LIMIT ?",
+            recent = store.db.rows("SELECT id, title, link FROM items ORDER BY id DESC LIMIT ?",
                                  [probes])
             near = []
             for r in recent:  # another outlet's copy: new link, one word dropped

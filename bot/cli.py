@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
-from bot.settings import Settings, env_settings
 from bot.errors import ConfigError, NewsbotError
+from bot.settings import Settings, env_settings
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime import load_config
+    from bot.run.runtime import load_config
 
     config = load_config(settings)
     for warning in config.feeds.warnings:
@@ -145,8 +145,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.console import alert_json
-    from bot.runtime import Runtime, load_config, print_report
+    from bot.render.console import alert_json
+    from bot.run.runtime import Runtime, load_config, print_report
 
     config = load_config(settings)
 
@@ -173,13 +173,13 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.runtime import Runtime, load_config, run_console
+    from bot.run.runtime import Runtime, load_config, run_console
 
     config = load_config(settings)
     for warning in config.feeds.warnings:
         log.warning("%s", warning)
     if settings.telegram_token:
-        from bot.app import run_telegram
+        from bot.telegram.app import run_telegram
 
         return run_telegram(settings, config)
 
@@ -195,8 +195,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_match(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.matching import match_jsonl
-    from bot.rules import load_watchlists
+    from bot.match.matching import match_jsonl
+    from bot.match.rules import load_watchlists
 
     watchlists = load_watchlists(settings.rules_dir)
     out = sys.stdout
@@ -207,15 +207,15 @@ def cmd_match(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.matching import explain
-    from bot.rules import load_watchlists
+    from bot.match.matching import explain
+    from bot.match.rules import load_watchlists
 
     watchlists = load_watchlists(settings.rules_dir)
     text = " ".join(args.text)
     if text.isdigit() and settings.db_path.exists():
         from bot.store import Store
 
-        item = Store(settings.db_path).item(int(text))
+        item = Store(settings.db_path).items.get(int(text))
         if item is None:
             print(f"No stored item with id {text} in {settings.db_path}.", file=sys.stderr)
             return 1
@@ -234,8 +234,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from bot.config import parse_duration
-    from bot.matching import match_item
-    from bot.rules import load_watchlists
+    from bot.match.matching import match_item
+    from bot.match.rules import load_watchlists
 
     try:
         since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
@@ -246,7 +246,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     store = _existing_store(settings)
     if store is None:
         return 0
-    items = store.items_since(since)
+    items = store.items.since(since)
     changes = {"new": 0, "lost": 0, "changed": 0}
     for item in items:
         was = {(h.entity, h.list) for h in item.hits if h.list}
@@ -270,12 +270,12 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.console import alert_json, format_alert
+    from bot.render.console import alert_json, format_alert
 
     store = _existing_store(settings)
     if store is None:
         return 0
-    items = store.recent_items(max(1, args.n), list_id=args.list_id, entity=args.entity)
+    items = store.stories.recent(max(1, args.n), list_id=args.list_id, entity=args.entity)
     names = _entity_names(settings)
     for item in items:
         print(alert_json(item) if args.json else format_alert(item, names) + "\n")
@@ -286,7 +286,7 @@ def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.config import load_feeds
-    from bot.console import health_json, health_table
+    from bot.render.console import health_json, health_table
 
     feeds = None
     try:
@@ -299,7 +299,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     if store is None:
         rows = []
     else:
-        rows = store.feed_health(feeds)
+        rows = store.feeds.health(feeds)
     print(health_json(rows) if args.json else health_table(rows))
     return 0
 
@@ -315,7 +315,7 @@ def _existing_store(settings: Settings) -> Store | None:
 
 
 def _entity_names(settings: Settings) -> Callable[[str], str]:
-    from bot.rules import load_watchlists
+    from bot.match.rules import load_watchlists
 
     try:
         watchlists = load_watchlists(settings.rules_dir)

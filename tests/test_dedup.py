@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from bot.dedup import canonical_url, content_hash, item_key, story_url
+from bot.stories.identity import canonical_url, content_hash, item_key, story_url
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,10 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.deliver import (
+from bot.models import Feed, Hit, Item
+from bot.render.telegram import RenderedMessage, render_alert
+from bot.store import NewItem, Store
+from bot.telegram.deliver import (
     BadMessage,
     ChatGone,
     ConsoleNotifier,
@@ -23,9 +26,6 @@ from bot.deliver import (
     TelegramNotifier,
     Transient,
 )
-from bot.models import Feed, Hit, Item
-from bot.render import RenderedMessage, render_alert
-from bot.store import NewItem, Store
 from tests.fake_telegram import FakeTelegram
 
 FEED = Feed(name="Test Feed", url="http://127.0.0.1/feed.xml")
@@ -45,10 +45,10 @@ def queue_alert(store: Store, chats: dict[int, str], key: str = "a1",
     """Subscribe `chats` (id -> kind) and record one new matched item: one outbox row each."""
     now = datetime.now(UTC)
     for chat_id, kind in chats.items():
-        store.subscribe(chat_id, kind, None, now)
+        store.subscribers.subscribe(chat_id, kind, None, now)
     item = Item(key=key, feed=FEED.name, title=title, summary="Baidu said so.",
                 link=f"https://news.test/{key}", published=now, lang="en")
-    store.record_items(FEED, [NewItem(item, [Hit("baidu", "llm", "Baidu", "title", 0, 5)])],
+    store.intake.record_items(FEED, [NewItem(item, [Hit("baidu", "llm", "Baidu", "title", 0, 5)])],
                        now, backfill=False)
 
 
@@ -57,7 +57,7 @@ def render(job: Any) -> RenderedMessage:
 
 
 def outbox_rows(store: Store) -> list[dict[str, Any]]:
-    return store._rows("SELECT * FROM outbox ORDER BY id")
+    return store.db.rows("SELECT * FROM outbox ORDER BY id")
 
 
 async def deliver_until(worker: DeliveryWorker, done: Callable[[], bool],
@@ -78,13 +78,14 @@ async def with_telegram(fake: FakeTelegram, store: Store, done: Callable[[], boo
     bot = Bot(fake.token, base_url=f"{fake.url}/bot",
               request=HTTPXRequest(read_timeout=read_timeout, connection_pool_size=16))
     async with bot:
-        worker = DeliveryWorker(store, TelegramNotifier(bot), render, limits=limits)
+        worker = DeliveryWorker(store.outbox, store.subscribers,
+                                    TelegramNotifier(bot), render, limits=limits)
         await deliver_until(worker, done)
     return worker
 
 
 def pending(store: Store) -> int:
-    return store.outbox_counts()["pending"]
+    return store.outbox.counts()["pending"]
 
 
 # ---------------------------------------------------------------------------- through the fake
@@ -119,10 +120,10 @@ def test_403_deactivates_the_chat_and_others_still_get_it(fake: FakeTelegram, st
     fake.fail("sendMessage", kind="403", chat_id=2)
     worker = asyncio.run(with_telegram(fake, store, lambda: pending(store) == 0))
     assert [m.chat_id for m in fake.sent] == [1]
-    assert store.subscriber(2) is not None and not store.subscriber(2).active
-    assert store.subscriber(1).active
+    assert store.subscribers.get(2) is not None and not store.subscribers.get(2).active
+    assert store.subscribers.get(1).active
     assert worker.stats.gone == 1
-    assert store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 1}
+    assert store.outbox.counts() == {"pending": 0, "sent": 1, "failed": 1}
 
 
 def test_400_parse_error_falls_back_to_plain_text(fake: FakeTelegram, store: Store) -> None:
@@ -132,7 +133,7 @@ def test_400_parse_error_falls_back_to_plain_text(fake: FakeTelegram, store: Sto
     [sent] = fake.sent
     assert sent.parse_mode is None and "Baidu <releases> Ernie & more" in sent.text
     assert worker.stats.plain_fallbacks == 1
-    assert store.outbox_counts()["sent"] == 1
+    assert store.outbox.counts()["sent"] == 1
 
 
 def test_5xx_and_timeouts_are_retried_with_backoff(fake: FakeTelegram, store: Store) -> None:
@@ -153,8 +154,8 @@ def test_other_400_gives_up_on_that_row_only(fake: FakeTelegram, store: Store) -
     fake.fail("sendMessage", kind="400", chat_id=1, description="Bad Request: message is too long")
     asyncio.run(with_telegram(fake, store, lambda: pending(store) == 0))
     assert [m.chat_id for m in fake.sent] == [2]
-    assert store.subscriber(1).active
-    assert store.outbox_counts() == {"pending": 0, "sent": 1, "failed": 1}
+    assert store.subscribers.get(1).active
+    assert store.outbox.counts() == {"pending": 0, "sent": 1, "failed": 1}
 
 
 def test_chat_not_found_deactivates_like_403(fake: FakeTelegram, store: Store) -> None:
@@ -162,7 +163,7 @@ def test_chat_not_found_deactivates_like_403(fake: FakeTelegram, store: Store) -
     fake.fail("sendMessage", kind="400", chat_id=1)  # "Bad Request: chat not found"
     worker = asyncio.run(with_telegram(fake, store, lambda: pending(store) == 0))
     assert [m.chat_id for m in fake.sent] == [2]
-    assert not store.subscriber(1).active and worker.stats.gone == 1
+    assert not store.subscribers.get(1).active and worker.stats.gone == 1
 
 
 def test_stop_finishes_the_send_in_flight_and_leaves_the_rest_queued(
@@ -173,14 +174,15 @@ def test_stop_finishes_the_send_in_flight_and_leaves_the_rest_queued(
 
     async def body() -> None:
         async with Bot(fake.token, base_url=f"{fake.url}/bot") as bot:
-            worker = DeliveryWorker(store, TelegramNotifier(bot), render, limits=slow)
+            worker = DeliveryWorker(store.outbox, store.subscribers,
+                                    TelegramNotifier(bot), render, limits=slow)
             task = asyncio.create_task(worker.run())
             await asyncio.sleep(0.7)
             worker.stop()
             await task
             assert worker.stats.in_flight == 0
     asyncio.run(body())
-    counts = store.outbox_counts()
+    counts = store.outbox.counts()
     assert 1 <= counts["sent"] <= 5 and counts["pending"] == 20 - counts["sent"]
     assert counts["sent"] == len(fake.sent)  # everything sent was marked before exit
 
@@ -225,7 +227,8 @@ def run_clocked(store: Store, limits: DeliveryLimits, errors: dict[int, list[Exc
                 ) -> tuple[ListNotifier, DeliveryWorker]:
     clock = FakeClock()
     notifier = ListNotifier(clock, errors or {})
-    worker = DeliveryWorker(store, notifier, render, limits=limits, clock=clock)
+    worker = DeliveryWorker(store.outbox, store.subscribers,
+                                    notifier, render, limits=limits, clock=clock)
     asyncio.run(deliver_until(worker, lambda: pending(store) == 0))
     return notifier, worker
 
@@ -278,7 +281,7 @@ def test_flood_pause_stops_every_chat_for_retry_after(store: Store) -> None:
     after = {c: t for c, t, _ in notifier.sent}
     assert worker.stats.flood_waits == 1
     assert after[1] >= 5 and after[3] >= 5  # chat 3 waited too
-    assert store.outbox_counts()["sent"] == 3
+    assert store.outbox.counts()["sent"] == 3
 
 
 def test_scripted_errors_map_to_the_right_outcomes(store: Store) -> None:
@@ -289,7 +292,7 @@ def test_scripted_errors_map_to_the_right_outcomes(store: Store) -> None:
         3: [BadMessage("message is too long")],
     })
     assert notifier.sent == [(2, notifier.sent[0][1], True)]
-    assert not store.subscriber(1).active
+    assert not store.subscribers.get(1).active
     assert worker.stats.as_dict()["plain fallbacks"] == 1
 
 
@@ -301,7 +304,7 @@ def test_console_notifier_prints_plain_text() -> None:
 
 
 def test_spacing_absorbs_small_lateness_but_never_bunches() -> None:
-    from bot.deliver import Spacing
+    from bot.telegram.deliver import Spacing
 
     s = Spacing(0.1, tolerance=0.002)
     s.take(0.0)
@@ -322,16 +325,17 @@ def test_a_new_source_of_a_sent_story_edits_the_message_once(fake: FakeTelegram,
     async def deliver_all() -> None:
         bot = Bot(fake.token, base_url=f"{fake.url}/bot", request=HTTPXRequest())
         async with bot:
-            worker = DeliveryWorker(store, TelegramNotifier(bot), render_with_sources, limits=FAST)
+            worker = DeliveryWorker(store.outbox, store.subscribers,
+                                    TelegramNotifier(bot), render_with_sources, limits=FAST)
             await deliver_until(worker, lambda: pending(store) == 0)
 
     now = datetime.now(UTC)
-    store.subscribe(1, "private", None, now)
+    store.subscribers.subscribe(1, "private", None, now)
     hit = [Hit("alibaba", "llm", "Qwen", "title", 0, 4)]
 
     def publish(feed: str, title: str, link: str, at: datetime) -> None:
         item = Item(key=link, feed=feed, title=title, summary="", link=link, published=now, lang="en")
-        store.record_items(Feed(feed, f"http://127.0.0.1/{feed}"), [NewItem(item, hit)], at,
+        store.intake.record_items(Feed(feed, f"http://127.0.0.1/{feed}"), [NewItem(item, hit)], at,
                            backfill=False)
 
     publish("Reuters", "Qwen 3 open-weight models released by Alibaba",
@@ -341,7 +345,7 @@ def test_a_new_source_of_a_sent_story_edits_the_message_once(fake: FakeTelegram,
             "https://amp.scmp.com/tech/qwen-3/amp", now)
     publish("Wire", "Qwen 3 open-weight models released by Alibaba - Reuters",
             "https://www.reuters.com/tech/qwen-3/?utm_source=rss", now)
-    assert store.due_outbox(now + timedelta(seconds=61))[0].kind == "edit"
+    assert store.outbox.due(now + timedelta(seconds=61))[0].kind == "edit"
     store.db.conn.execute("UPDATE outbox SET next_try = ? WHERE kind = 'edit'",
                           [(now - timedelta(seconds=1)).isoformat(timespec="milliseconds")])
     asyncio.run(deliver_all())

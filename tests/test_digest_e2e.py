@@ -18,17 +18,16 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.app import alert_renderer
 from bot.config import Settings
-from bot.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
 from bot.models import Feed, Hit, Item
-from bot.runtime import Runtime, Scheduler, load_config
+from bot.run.runtime import Runtime, Scheduler, load_config
 from bot.store import NewItem, Store
+from bot.telegram.app import alert_renderer
+from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
 from tests.fake_telegram import FakeTelegram
 from tests.feedserver import FeedServer, Route
 from tests.test_pipeline import rss
-from tests.test_telegram_e2e import (  # noqa: F401 - deployment is a fixture
-    MATCH, REPO, Deployment, deployment)
+from tests.test_telegram_e2e import MATCH, REPO, Deployment, deployment  # noqa: F401 - deployment is a fixture
 
 FEED_A = Feed("Feed A", "http://127.0.0.1/a")
 FEED_B = Feed("Feed B", "http://127.0.0.1/b")
@@ -72,7 +71,7 @@ def test_digest_command_sets_shows_and_switches_off_the_daily_digest(
     assert d.say(chat, "/digest off").plain.startswith("Digest is already off")
     store = Store(d.root / "newsbot.db")
     try:
-        sub = store.subscriber(chat)
+        sub = store.subscribers.get(chat)
         assert (sub.digest_at, sub.digest_tz) == (None, "Asia/Shanghai")
     finally:
         store.close()
@@ -108,13 +107,13 @@ def hold(store: Store, key: str, title: str, *, feed: Feed = FEED_A, at: datetim
     """Record a matched item (held for the chats in digest mode); its item id."""
     item = Item(key=key, feed=feed.name, title=title, summary="", link=f"https://news.test/{key}",
                 published=None, lang="en")
-    [recorded] = store.record_items(feed, [NewItem(item, hits)], at, backfill=False)
+    [recorded] = store.intake.record_items(feed, [NewItem(item, hits)], at, backfill=False)
     return recorded.stored.id
 
 
 def digest_chat(store: Store, chat_id: int, at: str, tz: str) -> None:
-    store.subscribe(chat_id, "private", None, YESTERDAY - timedelta(days=1))
-    store.set_digest(chat_id, at, tz, YESTERDAY - timedelta(days=1))
+    store.subscribers.subscribe(chat_id, "private", None, YESTERDAY - timedelta(days=1))
+    store.digests.set(chat_id, at, tz, YESTERDAY - timedelta(days=1))
 
 
 def test_send_digests_queues_one_digest_for_each_due_chat_with_news(settings: Settings) -> None:
@@ -122,21 +121,21 @@ def test_send_digests_queues_one_digest_for_each_due_chat_with_news(settings: Se
         store = rt.store
         digest_chat(store, 1, "08:00", "UTC")  # due, with news held
         digest_chat(store, 2, "08:00", "Asia/Shanghai")  # due (00:00 UTC), nothing held for it:
-        store.set_follows(2, ["deepfake"])  # it follows another list
+        store.subscribers.set_follows(2, ["deepfake"])  # it follows another list
         digest_chat(store, 3, "09:00", "UTC")  # not yet
-        store.subscribe(4, "private", None, YESTERDAY)  # immediate alerts
+        store.subscribers.subscribe(4, "private", None, YESTERDAY)  # immediate alerts
         hold(store, "k1", "Baidu ships Ernie 5")
         hold(store, "k2", "Baidu ships Ernie 5", feed=FEED_B)  # the same story, told again
         hold(store, "k3", "Baidu <cuts> prices & more")
 
         assert await rt.send_digests(EIGHT_UTC) == 1
-        [digest] = [j for j in store.due_outbox(EIGHT_UTC) if j.chat_id == 1]
+        [digest] = [j for j in store.outbox.due(EIGHT_UTC) if j.chat_id == 1]
         assert digest.item is None and "2 stories" in digest.text
         assert "(2 sources)" in digest.text
         assert "<b>Baidu</b> &lt;cuts&gt; prices &amp; more" in digest.text
-        assert [j.chat_id for j in store.due_outbox(EIGHT_UTC) if j.item is not None] == [4, 4]
-        assert [s.chat_id for s in store.digest_chats_due(EIGHT_UTC)] == []  # 2 is done too
-        assert store.held_alerts(1) == [] and len(store.held_alerts(3)) == 2
+        assert [j.chat_id for j in store.outbox.due(EIGHT_UTC) if j.item is not None] == [4, 4]
+        assert [s.chat_id for s in store.digests.due_chats(EIGHT_UTC)] == []  # 2 is done too
+        assert store.digests.held(1) == [] and len(store.digests.held(3)) == 2
         assert await rt.send_digests(EIGHT_UTC + timedelta(minutes=1)) == 0
 
     run_with_runtime(settings, body)
@@ -146,17 +145,17 @@ def test_the_scheduler_tick_sends_due_digests_every_digest_every_seconds(
         settings: Settings) -> None:
     async def body(rt: Runtime) -> None:
         store = rt.store
-        store.subscribe(1, "private", None, YESTERDAY)
-        store.set_digest(1, "00:00", "UTC", datetime.now(UTC) - timedelta(days=2))  # due today
+        store.subscribers.subscribe(1, "private", None, YESTERDAY)
+        store.digests.set(1, "00:00", "UTC", datetime.now(UTC) - timedelta(days=2))  # due today
         hold(store, "k1", "Baidu ships Ernie 5")
         scheduler = Scheduler(rt, digest_every=30.0)
         await scheduler.tick()
         hold(store, "k2", "Baidu again")  # the next tick comes within digest_every: no digest
         await scheduler.tick()
         await scheduler.stop()
-        texts = [j.text for j in store.due_outbox(datetime.now(UTC)) if j.chat_id == 1]
+        texts = [j.text for j in store.outbox.due(datetime.now(UTC)) if j.chat_id == 1]
         assert len(texts) == 1 and "ships Ernie 5" in texts[0] and "again" not in texts[0]
-        assert [h.title for h in store.held_alerts(1)] == ["Baidu again"]
+        assert [h.title for h in store.digests.held(1)] == ["Baidu again"]
 
     run_with_runtime(settings, body)
 
@@ -170,12 +169,12 @@ def test_a_long_digest_reaches_telegram_as_valid_html_in_order(settings: Setting
         assert await rt.send_digests(EIGHT_UTC) >= 2
         bot = Bot(fake.token, base_url=f"{fake.url}/bot", request=HTTPXRequest())
         async with bot:
-            worker = DeliveryWorker(store, TelegramNotifier(bot), alert_renderer(rt),
+            worker = DeliveryWorker(store.outbox, store.subscribers, TelegramNotifier(bot), alert_renderer(rt),
                                     limits=DeliveryLimits(idle_poll=0.05, chat_interval=0.01))
             task = asyncio.create_task(worker.run())
             try:
                 async with asyncio.timeout(10):
-                    while store.outbox_counts()["pending"]:
+                    while store.outbox.counts()["pending"]:
                         await asyncio.sleep(0.02)
             finally:
                 worker.stop()

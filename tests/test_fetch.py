@@ -1,4 +1,4 @@
-"""bot.fetch against a real HTTP server on 127.0.0.x: validators, limits and hostile servers."""
+"""bot.ingest.fetch against a real HTTP server on 127.0.0.x: validators, limits and hostile servers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot import USER_AGENT
-from bot.fetch import Fetcher, FetchLimits, format_size
+from bot.ingest.fetch import Fetcher, FetchLimits, format_size
 from bot.models import Feed, FetchResult, Validators
 from tests.feedserver import FeedServer, Route, closed_port
 

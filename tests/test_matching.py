@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.matching import explain, match_item, match_jsonl
-from bot.rules import load_watchlists
+from bot.match.matching import explain, match_item, match_jsonl
+from bot.match.rules import load_watchlists
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
@@ -175,8 +175,8 @@ def test_dev_set_meets_the_targets():
 def test_an_all_caps_headline_still_names_a_case_sensitive_entity():
     from pathlib import Path
 
-    from bot.matching import match_item
-    from bot.rules import load_watchlists
+    from bot.match.matching import match_item
+    from bot.match.rules import load_watchlists
 
     watchlists = load_watchlists(Path(__file__).resolve().parents[1] / "rules")
     shouted = match_item("MINIMAX FILES FOR HONG KONG IPO", "", watchlists)

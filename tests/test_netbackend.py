@@ -1,4 +1,4 @@
-"""bot.netbackend against real sockets on 127.0.0.1: reads, writes, timeouts, closes, TLS failures."""
+"""bot.ingest.netbackend against real sockets on 127.0.0.1: reads, writes, timeouts, closes, TLS failures."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import httpcore
 import pytest
 
-from bot.fetch import _tls_context
-from bot.netbackend import AsyncioBackend
+from bot.ingest.fetch import _tls_context
+from bot.ingest.netbackend import AsyncioBackend
 from tests.feedserver import FeedServer, Route, closed_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from bot.normalize import (
+from bot.match.normalize import (
     FOLD_TABLE,
     char_offset,
     fold,

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from bot.errors import ParseError
+from bot.ingest.parse import SUMMARY_MAX, detect_lang, normalize_text, parse_feed, truncate
 from bot.models import Feed, Item, ParsedFeed
-from bot.parse import SUMMARY_MAX, detect_lang, normalize_text, parse_feed, truncate
 
 FEEDS_DIR = Path(__file__).resolve().parent / "feeds"
 CASES = sorted(p.name for p in FEEDS_DIR.iterdir() if p.is_dir())

@@ -16,8 +16,8 @@ import feedparser
 import pytest
 
 from bot.errors import ParseError
+from bot.ingest.parse import parse_feed
 from bot.models import Feed, ParsedFeed
-from bot.parse import parse_feed
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feeds"
 FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and p.name != "MANIFEST.tsv")

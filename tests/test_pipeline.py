@@ -6,10 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-
-from bot.fetch import Fetcher, FetchLimits
+from bot.ingest.fetch import Fetcher, FetchLimits
+from bot.ingest.pipeline import ParsePool, Pipeline
 from bot.models import Feed, Hit
-from bot.pipeline import ParsePool, Pipeline
 from bot.store import Store
 from tests.feedserver import Route, closed_port
 
@@ -73,7 +72,7 @@ def test_changed_body_without_validators_only_alerts_the_new_item(feed_server, s
 
 def test_first_poll_is_backfill_and_never_queued_for_subscribers(feed_server, store):
     now = datetime.now(UTC)
-    store.subscribe(42, "private", None, now)
+    store.subscribers.subscribe(42, "private", None, now)
     feed_server.routes["/f"] = Route(body=rss("Qwen old news"))
     feed = Feed("F", feed_server.url("/f"), timeout=5)
     [old] = run(store, [feed]).alerts
@@ -81,11 +80,11 @@ def test_first_poll_is_backfill_and_never_queued_for_subscribers(feed_server, st
     feed_server.routes["/f"] = Route(body=rss("Qwen old news", "Qwen fresh news"))
     [fresh] = run(store, [feed]).alerts
     assert not fresh.stored.backfill and fresh.queued == 1
-    assert [j.item.title for j in store.due_outbox(datetime.now(UTC))] == ["Qwen fresh news"]
+    assert [j.item.title for j in store.outbox.due(datetime.now(UTC))] == ["Qwen fresh news"]
 
 
 def test_backfill_alert_feed_pushes_its_first_poll(feed_server, store):
-    store.subscribe(42, "private", None, datetime.now(UTC))
+    store.subscribers.subscribe(42, "private", None, datetime.now(UTC))
     feed_server.routes["/f"] = Route(body=rss("Qwen news"))
     [rec] = run(store, [Feed("F", feed_server.url("/f"), timeout=5, backfill="alert")]).alerts
     assert rec.queued == 1
@@ -131,7 +130,7 @@ def test_hostile_feeds_get_clear_errors_and_the_good_feed_is_processed(feed_serv
             continue  # DOCTYPE stripped: either recovered items or a clear error, never a crash
         assert outcome[name].outcome == "failed", name
         assert outcome[name].error, name
-    health = {h.name: h for h in store.feed_health(feeds)}
+    health = {h.name: h for h in store.feeds.health(feeds)}
     assert health["good"].consecutive_errors == 0 and health["good"].items == 1
     assert health["refused"].consecutive_errors == 1
     assert "refused" in health["refused"].last_error
@@ -144,11 +143,11 @@ def test_a_feed_in_error_backs_off_and_recovers(feed_server, store):
     feed = Feed("F", feed_server.url("/f"), timeout=5, interval=60)
     run(store, [feed])
     run(store, [feed])
-    state = store.feed_state("F")
+    state = store.feeds.state("F")
     assert state.consecutive_errors == 2 and "503" in state.last_error
     feed_server.routes["/f"] = Route(body=rss("Qwen back"))
     run(store, [feed])
-    state = store.feed_state("F")
+    state = store.feeds.state("F")
     assert state.consecutive_errors == 0 and state.last_ok is not None
 
 
@@ -172,7 +171,7 @@ def test_our_own_outage_is_not_counted_against_the_feeds(store):
         for sock, _ in socks:
             sock.close()
     for feed in feeds:
-        state = store.feed_state(feed.name)
+        state = store.feeds.state(feed.name)
         assert state.consecutive_errors == 0, "every host refused: the network is ours to blame"
         assert "network outage suspected" in state.last_error
 
@@ -186,12 +185,12 @@ def test_failures_count_when_other_feeds_answer(feed_server, store):
         run(store, feeds)
     finally:
         sock.close()
-    assert store.feed_state("down").consecutive_errors == 1
+    assert store.feeds.state("down").consecutive_errors == 1
 
 
 def test_the_same_story_from_three_feeds_is_one_alert_then_sources(feed_server, store):
     """A utm-tagged link, an AMP link and a reworded title: one story, one alert."""
-    store.subscribe(42, "private", None, datetime.now(UTC))
+    store.subscribers.subscribe(42, "private", None, datetime.now(UTC))
     def one(title: str, link: str) -> bytes:
         return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
                 f"<title>{escape(title)}</title><link>{escape(link)}</link>"
@@ -207,9 +206,9 @@ def test_the_same_story_from_three_feeds_is_one_alert_then_sources(feed_server, 
     later = run(store, feeds[1:])
     assert len(first.alerts) == 1 and later.alerts == []
     assert sorted(r.stored.feed for r in later.followups) == ["b", "c"]
-    [job] = store.due_outbox(datetime.now(UTC))
+    [job] = store.outbox.due(datetime.now(UTC))
     assert sorted(s.feed for s in job.sources) == ["b", "c"]  # rendered as "+2 sources" when sent
-    [story] = store.recent_items(5)
+    [story] = store.stories.recent(5)
     assert story.sources == 3
 
 
@@ -244,7 +243,7 @@ def test_a_feed_is_never_polled_by_two_overlapping_cycles(feed_server, store):
 def test_a_cycle_reads_no_more_bodies_than_it_can_parse_and_store_at_once(feed_server, store):
     """Backpressure: with parsing stalled, only STAGE_LIMIT bodies are read off the wire; the
     other feeds wait (their deadlines paused) and are all recorded once parsing resumes."""
-    from bot.pipeline import STAGE_LIMIT
+    from bot.ingest.pipeline import STAGE_LIMIT
 
     feeds = []
     for i in range(3 * STAGE_LIMIT):

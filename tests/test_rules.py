@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.rules import load_watchlists
+from bot.match.rules import load_watchlists
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 

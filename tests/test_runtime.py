@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.models import FetchResult, Item
-from bot.runtime import Runtime, Scheduler, describe_change, load_config
+from bot.run.runtime import Runtime, Scheduler, describe_change, load_config
 from bot.store import NewItem
 from tests.feedserver import Route
 from tests.test_cli import SIMPLE_RULES
@@ -69,7 +69,7 @@ def test_a_broken_edit_keeps_the_last_good_rules_and_tells_the_admins_once(setti
             assert [h.entity for h in rt.match("Qwen 3", "")] == ["alibaba"]  # old rules run on
             touch_later(rules)
             await rt.reload_if_changed()  # same problems: no second notice
-            jobs = rt.store.due_outbox(datetime.now(UTC) + timedelta(seconds=1))
+            jobs = rt.store.outbox.due(datetime.now(UTC) + timedelta(seconds=1))
             assert [j.chat_id for j in jobs] == [7]
             assert "llm.yaml:7" in jobs[0].text and "last good configuration" in jobs[0].text
         finally:
@@ -85,16 +85,16 @@ def test_feed_failing_too_long_raises_one_notice_and_recovery_one_more(settings)
         feed = rt.config.feeds.feeds[0]
         try:
             down = FetchResult("error", feed.url, error="HTTP 503 Service Unavailable")
-            rt.store.record_fetch(feed, down, NOW - timedelta(hours=7))
-            rt.store.record_fetch(feed, down, NOW - timedelta(hours=1))
+            rt.store.feeds.record_fetch(feed, down, NOW - timedelta(hours=7))
+            rt.store.feeds.record_fetch(feed, down, NOW - timedelta(hours=1))
             assert len(await rt.check_health(NOW)) == 1
             assert await rt.check_health(NOW + timedelta(minutes=5)) == []  # not one per cycle
-            rt.store.record_fetch(feed, FetchResult("not_modified", feed.url), NOW + timedelta(minutes=10))
+            rt.store.feeds.record_fetch(feed, FetchResult("not_modified", feed.url), NOW + timedelta(minutes=10))
             [recovered] = await rt.check_health(NOW + timedelta(minutes=11))
             assert "recovered" in recovered
-            texts = [j.text for j in rt.store.due_outbox(datetime.now(UTC) + timedelta(days=2))]
+            texts = [j.text for j in rt.store.outbox.due(datetime.now(UTC) + timedelta(days=2))]
             assert len(texts) == 2 and "HTTP 503" in texts[0]
-            assert rt.store.feed_health([feed])[0].health == "ok"
+            assert rt.store.feeds.health([feed])[0].health == "ok"
         finally:
             await rt.aclose()
 
@@ -106,14 +106,14 @@ def test_a_feed_silent_far_longer_than_usual_is_reported_stale(settings):
         rt = runtime_for(settings)
         feed = rt.config.feeds.feeds[0]
         try:
-            rt.store.record_fetch(feed, FetchResult("ok", feed.url), NOW - timedelta(days=30))
+            rt.store.feeds.record_fetch(feed, FetchResult("ok", feed.url), NOW - timedelta(days=30))
             for i in range(10):  # hourly news, ten days ago
                 at = NOW - timedelta(days=10, hours=i)
-                rt.store.record_items(feed, [NewItem(Item(f"k{i}", "A", "t", "s", None, None, "en"))],
+                rt.store.intake.record_items(feed, [NewItem(Item(f"k{i}", "A", "t", "s", None, None, "en"))],
                                       at, backfill=False)
             [notice] = await rt.check_health(NOW)
             assert "silent" in notice
-            assert rt.store.feed_health([feed])[0].health == "stale"
+            assert rt.store.feeds.health([feed])[0].health == "stale"
         finally:
             await rt.aclose()
 

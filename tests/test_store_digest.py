@@ -33,7 +33,7 @@ def item(key: str, title: str = "Baidu launches Ernie 5", feed: Feed = FEED) -> 
 def hold(store: Store, key: str, now: datetime = NOON, *, feed: Feed = FEED,
          title: str = "Baidu launches Ernie 5") -> int:
     """Record a matched item (held for the chats in digest mode); its item id."""
-    [recorded] = store.record_items(feed, [NewItem(item(key, title, feed), [LLM_HIT])], now,
+    [recorded] = store.intake.record_items(feed, [NewItem(item(key, title, feed), [LLM_HIT])], now,
                                     backfill=False)
     return recorded.stored.id
 
@@ -44,12 +44,12 @@ def states(store: Store, chat_id: int = CHAT) -> list[str]:
 
 
 def digest_chat(store: Store, at: str, tz: str, since: datetime, chat_id: int = CHAT) -> None:
-    store.subscribe(chat_id, "private", "reader", since)
-    store.set_digest(chat_id, at, tz, since)
+    store.subscribers.subscribe(chat_id, "private", "reader", since)
+    store.digests.set(chat_id, at, tz, since)
 
 
 def due_ids(store: Store, now: datetime) -> list[int]:
-    return [s.chat_id for s in store.digest_chats_due(now)]
+    return [s.chat_id for s in store.digests.due_chats(now)]
 
 
 # ---------------------------------------------------------------------------- when a chat is due
@@ -75,7 +75,7 @@ def test_after_its_digest_a_chat_is_not_due_again_until_the_next_day(store):
     digest_chat(store, "18:30", "UTC", NOON)
     first = datetime(2026, 11, 27, 18, 30, 5, tzinfo=UTC)
     assert due_ids(store, first) == [CHAT]
-    store.release_digest(CHAT, [], first)
+    store.digests.release(CHAT, [], first)
     assert due_ids(store, first + timedelta(hours=5)) == []  # 23:30 the same day
     assert due_ids(store, datetime(2026, 11, 28, 18, 29, tzinfo=UTC)) == []
     assert due_ids(store, datetime(2026, 11, 28, 18, 30, tzinfo=UTC)) == [CHAT]
@@ -87,7 +87,7 @@ def test_the_digest_keeps_its_local_time_across_a_dst_change(store):
     digest_chat(store, "08:00", "America/New_York", datetime(2026, 3, 7, 0, 0, tzinfo=UTC))
     assert due_ids(store, datetime(2026, 3, 7, 12, 30, tzinfo=UTC)) == []
     assert due_ids(store, datetime(2026, 3, 7, 13, 0, tzinfo=UTC)) == [CHAT]
-    store.release_digest(CHAT, [], datetime(2026, 3, 7, 13, 0, tzinfo=UTC))
+    store.digests.release(CHAT, [], datetime(2026, 3, 7, 13, 0, tzinfo=UTC))
     assert due_ids(store, datetime(2026, 3, 9, 11, 59, tzinfo=UTC)) == []
     assert due_ids(store, datetime(2026, 3, 9, 12, 0, tzinfo=UTC)) == [CHAT]
 
@@ -104,16 +104,16 @@ def test_a_time_repeated_by_fall_back_gives_one_digest(store):
     assert due_ids(store, datetime(2026, 11, 1, 5, 29, tzinfo=UTC)) == []
     first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
     assert due_ids(store, first) == [CHAT]
-    store.release_digest(CHAT, [], first)
+    store.digests.release(CHAT, [], first)
     assert due_ids(store, datetime(2026, 11, 1, 6, 31, tzinfo=UTC)) == []
 
 
 def test_only_active_chats_in_digest_mode_are_ever_due(store):
     since = datetime(2026, 11, 26, 12, tzinfo=UTC)
-    store.subscribe(1, "private", "immediate", since)
+    store.subscribers.subscribe(1, "private", "immediate", since)
     digest_chat(store, "09:00", "UTC", since, chat_id=2)
     digest_chat(store, "09:00", "UTC", since, chat_id=3)
-    store.unsubscribe(3, since)
+    store.subscribers.unsubscribe(3, since)
     assert due_ids(store, NOON) == [2]
 
 
@@ -131,10 +131,10 @@ def test_hhmm_is_a_24_hour_clock_time():
 
 
 def test_the_subscriber_shows_its_digest_setting(store):
-    store.subscribe(CHAT, "private", "reader", NOON)
-    assert (store.subscriber(CHAT).digest_at, store.subscriber(CHAT).digest_tz) == (None, "UTC")
-    store.set_digest(CHAT, "07:45", "Asia/Tokyo", NOON)
-    sub = store.subscriber(CHAT)
+    store.subscribers.subscribe(CHAT, "private", "reader", NOON)
+    assert (store.subscribers.get(CHAT).digest_at, store.subscribers.get(CHAT).digest_tz) == (None, "UTC")
+    store.digests.set(CHAT, "07:45", "Asia/Tokyo", NOON)
+    sub = store.subscribers.get(CHAT)
     assert (sub.digest_at, sub.digest_tz) == ("07:45", "Asia/Tokyo")
 
 
@@ -144,7 +144,7 @@ def test_held_rows_are_never_due_for_immediate_delivery(store):
     digest_chat(store, "08:00", "UTC", NOON)
     hold(store, "k1")
     assert states(store) == ["held"]
-    assert store.due_outbox(NOON + timedelta(days=1)) == []
+    assert store.outbox.due(NOON + timedelta(days=1)) == []
 
 
 def test_switching_off_releases_held_rows_as_pending_alerts(store):
@@ -152,12 +152,12 @@ def test_switching_off_releases_held_rows_as_pending_alerts(store):
     hold(store, "k1")
     hold(store, "k2")
     off_at = NOON + timedelta(hours=2)
-    assert store.set_digest(CHAT, None, "UTC", off_at) == 2
+    assert store.digests.set(CHAT, None, "UTC", off_at) == 2
     assert states(store) == ["pending", "pending"]
-    jobs = store.due_outbox(off_at)
+    jobs = store.outbox.due(off_at)
     assert [j.item.title for j in jobs] == ["Baidu launches Ernie 5"] * 2
     assert due_ids(store, off_at + timedelta(days=1)) == []
-    assert store.subscriber(CHAT).digest_at is None
+    assert store.subscribers.get(CHAT).digest_at is None
 
 
 def test_held_alerts_come_with_hits_their_outbox_row_and_story_sources(store):
@@ -165,14 +165,14 @@ def test_held_alerts_come_with_hits_their_outbox_row_and_story_sources(store):
     story_item = hold(store, "k1")
     hold(store, "k1-elsewhere", feed=Feed("Feed B", "http://127.0.0.1/b"))  # same story
     other = hold(store, "k2", title="Alibaba's Qwen 3 tops the charts, Baidu's Ernie follows")
-    held = store.held_alerts(CHAT)
+    held = store.digests.held(CHAT)
     assert [h.id for h in held] == [story_item, other]  # one alert per story
     assert all(h.hits == (LLM_HIT,) for h in held)
-    assert held[0].story_id == store.story_id_of(story_item) and held[0].sources == 2
+    assert held[0].story_id == store.stories.story_of(story_item) and held[0].sources == 2
     assert held[1].story_id is not None and held[1].sources == 1
     assert sorted(h.outbox_id for h in held) == sorted(
         r[0] for r in store.db.execute("SELECT id FROM outbox WHERE chat_id = ?", [CHAT]))
-    assert store.held_alerts(CHAT + 1) == []
+    assert store.digests.held(CHAT + 1) == []
 
 
 # ---------------------------------------------------------------------------- releasing
@@ -182,51 +182,51 @@ def test_release_queues_the_digest_retires_held_rows_and_moves_last_digest(store
     hold(store, "k1")
     hold(store, "k2")
     at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    ids = [h.outbox_id for h in store.held_alerts(CHAT)]
-    assert store.release_digest(CHAT, ["<b>Digest</b> 1", "part 2"], at, outbox_ids=ids) == 2
+    ids = [h.outbox_id for h in store.digests.held(CHAT)]
+    assert store.digests.release(CHAT, ["<b>Digest</b> 1", "part 2"], at, outbox_ids=ids) == 2
     assert states(store) == ["digested", "digested", "pending", "pending"]
-    assert [j.text for j in store.due_outbox(at)] == ["<b>Digest</b> 1", "part 2"]
+    assert [j.text for j in store.outbox.due(at)] == ["<b>Digest</b> 1", "part 2"]
     assert due_ids(store, at + timedelta(hours=1)) == []
 
 
 def test_a_row_held_after_the_digest_was_read_waits_for_the_next_one(store):
     digest_chat(store, "08:00", "UTC", NOON)
     hold(store, "k1")
-    ids = [h.outbox_id for h in store.held_alerts(CHAT)]
+    ids = [h.outbox_id for h in store.digests.held(CHAT)]
     hold(store, "late")  # arrives while the digest is being rendered
-    store.release_digest(CHAT, "digest", NOON, outbox_ids=ids)
-    assert [h.title for h in store.held_alerts(CHAT)] == ["Baidu launches Ernie 5"]
+    store.digests.release(CHAT, "digest", NOON, outbox_ids=ids)
+    assert [h.title for h in store.digests.held(CHAT)] == ["Baidu launches Ernie 5"]
     assert states(store) == ["digested", "held", "pending"]
 
 
 def test_releasing_the_same_rows_twice_queues_the_digest_once(store):
     digest_chat(store, "08:00", "UTC", NOON)
     hold(store, "k1")
-    ids = [h.outbox_id for h in store.held_alerts(CHAT)]
-    assert store.release_digest(CHAT, "digest", NOON, outbox_ids=ids) == 1
-    assert store.release_digest(CHAT, "digest", NOON, outbox_ids=ids) == 0
-    assert [j.text for j in store.due_outbox(NOON)] == ["digest"]
+    ids = [h.outbox_id for h in store.digests.held(CHAT)]
+    assert store.digests.release(CHAT, "digest", NOON, outbox_ids=ids) == 1
+    assert store.digests.release(CHAT, "digest", NOON, outbox_ids=ids) == 0
+    assert [j.text for j in store.outbox.due(NOON)] == ["digest"]
 
 
 def test_an_empty_digest_queues_nothing_but_counts_as_done(store):
     digest_chat(store, "08:00", "UTC", NOON)
     at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    assert store.release_digest(CHAT, [], at, outbox_ids=[]) == 0
-    assert store.due_outbox(at) == [] and due_ids(store, at) == []
+    assert store.digests.release(CHAT, [], at, outbox_ids=[]) == 0
+    assert store.outbox.due(at) == [] and due_ids(store, at) == []
 
 
 def test_a_failed_release_changes_nothing(store):
     digest_chat(store, "08:00", "UTC", NOON)
     hold(store, "k1")
-    ids = [h.outbox_id for h in store.held_alerts(CHAT)]
+    ids = [h.outbox_id for h in store.digests.held(CHAT)]
     # The last statement of the release fails: the notice and the retired rows roll back.
     store.db.execute("""CREATE TRIGGER fail_last_digest BEFORE UPDATE OF last_digest ON subscribers
                         BEGIN SELECT RAISE(ABORT, 'disk full'); END""")
     at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-        store.release_digest(CHAT, "digest", at, outbox_ids=ids)
+        store.digests.release(CHAT, "digest", at, outbox_ids=ids)
     assert states(store) == ["held"]
-    assert store.due_outbox(at) == [] and due_ids(store, at) == [CHAT]
+    assert store.outbox.due(at) == [] and due_ids(store, at) == [CHAT]
 
 
 def test_a_released_digest_survives_a_restart_and_is_not_due_again(db_path):
@@ -234,13 +234,13 @@ def test_a_released_digest_survives_a_restart_and_is_not_due_again(db_path):
     digest_chat(first, "08:00", "UTC", NOON)
     hold(first, "k1")
     at = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    first.release_digest(CHAT, "digest", at,
-                         outbox_ids=[h.outbox_id for h in first.held_alerts(CHAT)])
+    first.digests.release(CHAT, "digest", at,
+                         outbox_ids=[h.outbox_id for h in first.digests.held(CHAT)])
     first.close()  # as if the process died before the worker sent it
     again = Store(db_path)
     try:
-        assert [j.text for j in again.due_outbox(at)] == ["digest"]
+        assert [j.text for j in again.outbox.due(at)] == ["digest"]
         assert due_ids(again, at + timedelta(minutes=1)) == []
-        assert again.held_alerts(CHAT) == []
+        assert again.digests.held(CHAT) == []
     finally:
         again.close()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.dedup import item_key
 from bot.models import Feed, Hit, Item
 from bot.store import NewItem, Recorded, Store
-from bot.stories import item_story_keys
+from bot.stories.identity import item_key
+from bot.stories.keys import item_story_keys
 
 NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HIT = Hit(entity="baidu", list="llm", alias="Baidu", field="title", start=0, end=5)
@@ -24,7 +23,7 @@ def record(store: Store, feed: str, title: str, link: str, *, guid: str | None =
     """Record one matched item of `feed` the way the pipeline does."""
     item = Item(key=item_key(guid, link, title, ""), feed=feed, title=title, summary="",
                 link=link, published=at, lang=None, guid=guid)
-    [recorded] = store.record_items(Feed(name=feed, url=f"https://{feed}.test/rss"),
+    [recorded] = store.intake.record_items(Feed(name=feed, url=f"https://{feed}.test/rss"),
                                     [NewItem(item, (HIT,))], at, backfill=False)
     return recorded
 
@@ -50,9 +49,9 @@ def test_same_story_from_three_feeds_is_one_story(store: Store) -> None:
     story_id, is_new = first
     assert is_new
     assert [utm, amp, reworded] == [(story_id, False)] * 3
-    assert [i.feed for i in store.story_items(story_id)] == [
+    assert [i.feed for i in store.stories.items(story_id)] == [
         "reuters", "twitter-mirror", "reuters-amp", "scmp"]
-    assert store.story_sources([story_id]) == {story_id: 4}
+    assert store.stories.sources([story_id]) == {story_id: 4}
 
 
 def test_chinese_and_english_outlets_join_through_a_shared_guid(store: Store) -> None:
@@ -106,10 +105,10 @@ def test_a_failed_record_leaves_no_story_and_no_index_rows(store: Store) -> None
                        summary="", link="https://r.com/y", published=NOON, lang=None),
                   (HIT, Hit("x", "llm", None, "title", 0, 1)))  # alias NOT NULL: the write fails
     with pytest.raises(sqlite3.IntegrityError):
-        store.record_items(Feed(name="reuters", url="https://reuters.test/rss"), [good, bad],
+        store.intake.record_items(Feed(name="reuters", url="https://reuters.test/rss"), [good, bad],
                            NOON, backfill=False)
     for table in ("items", "stories", "story_keys"):
-        assert store._rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
+        assert store.db.rows(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
 
 
 def test_find_story_returns_exact_candidates_first(store: Store) -> None:
@@ -118,7 +117,7 @@ def test_find_story_returns_exact_candidates_first(store: Store) -> None:
     probe = item_story_keys(Item(key="k", feed="ft", title="Baidu unveils Ernie 4.0 chatbot",
                                  summary="", link="https://www.reuters.com/ernie/",
                                  published=NOON, lang=None), seen=NOON)
-    candidates = store.find_story(probe, NOON)
+    candidates = store.stories.find(probe, NOON)
     assert [(c.feed, c.exact) for c in candidates] == [("reuters", True), ("scmp", False)]
 
 
@@ -130,7 +129,7 @@ def test_find_story_reads_only_through_indexes_never_a_scan(store: Store) -> Non
     statements: list[str] = []
     store.db.conn.set_trace_callback(statements.append)  # the SQL, parameters expanded
     try:
-        [candidate] = store.find_story(probe, NOON)
+        [candidate] = store.stories.find(probe, NOON)
     finally:
         store.db.conn.set_trace_callback(None)
     assert candidate.feed == "reuters"
@@ -159,12 +158,12 @@ def test_items_of_one_batch_join_a_story_the_batch_started(store: Store) -> None
                   link="https://www.ithome.com/0/761/120.htm", published=NOON, lang="zh",
                   guid=str(n))
              for n, title in [(1, "百度发布文心大模型4.5"), (2, "百度发布文心大模型4.5（更新）")]]
-    first, second = store.record_items(feed, [NewItem(i, (HIT,)) for i in items], NOON,
+    first, second = store.intake.record_items(feed, [NewItem(i, (HIT,)) for i in items], NOON,
                                        backfill=False)
     assert (first.kind, second.kind) == ("alert", "source")
     assert second.alert_id == first.alert_id
     assert first.stored.story_id == second.stored.story_id == first.stored.id
-    assert store._rows("SELECT items FROM stories WHERE id = ?",
+    assert store.db.rows("SELECT items FROM stories WHERE id = ?",
                        [first.stored.story_id])[0]["items"] == 2
 
 
@@ -177,7 +176,7 @@ def test_text_story_keys_of_an_older_database_are_converted_and_still_join(db_pa
     item_id, story_id = stored.stored.id, stored.stored.story_id
     keys = item_story_keys(Item(key="k", feed="reuters", title=stored.stored.title, summary="",
                                 link=stored.stored.link, published=NOON, lang=None), seen=NOON)
-    with store._tx() as conn:  # back to the m005 schema, with the rows m003 wrote
+    with store.db.tx() as conn:  # back to the m005 schema, with the rows m003 wrote
         conn.execute("DROP TABLE story_keys")
         conn.execute("""CREATE TABLE story_keys (key TEXT NOT NULL, at TEXT NOT NULL,
                         item_id INTEGER NOT NULL, story_id INTEGER NOT NULL,
@@ -191,7 +190,7 @@ def test_text_story_keys_of_an_older_database_are_converted_and_still_join(db_pa
     store.close()
 
     upgraded = Store(db_path)
-    assert upgraded._rows("SELECT COUNT(*) AS n FROM story_keys WHERE key < 0")[0]["n"] == 1
+    assert upgraded.db.rows("SELECT COUNT(*) AS n FROM story_keys WHERE key < 0")[0]["n"] == 1
     reworded, is_new = add(upgraded, "scmp", "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT",
                            "https://www.scmp.com/tech/ernie", at=NOON + timedelta(hours=1))
     same_link, _ = add(upgraded, "mirror", "Something else entirely",

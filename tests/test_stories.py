@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.stories import (
+from bot.stories.keys import (
     StoryCandidate,
     band_keys,
     choose_story,
@@ -177,7 +177,7 @@ def test_near_duplicate_titles_share_a_band_and_unrelated_ones_do_not() -> None:
 
 def test_band_keys_do_not_depend_on_the_python_hash_seed() -> None:
     # keys are stored: a restart (new PYTHONHASHSEED) must compute the same ones
-    code = ("from bot.stories import band_keys, title_form;"
+    code = ("from bot.stories.keys import band_keys, title_form;"
             "print(','.join(map(str, band_keys(title_form('Baidu unveils Ernie 4.0 chatbot')"
             ".tokens))))")
     outputs = {

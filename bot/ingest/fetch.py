@@ -16,7 +16,7 @@ and a one-line reason. The defences, and why each is needed:
     concurrency bounds       a global bound and one per host (scheme, host, port of the feed)
     one pool per origin      our own keep-alive pool of h11 connections (`PoolPerOrigin`):
                              httpcore's pool costs O(connections²) and anyio locks per request
-    asyncio network backend  connections talk to sockets through `bot.netbackend`, not anyio:
+    asyncio network backend  connections talk to sockets through `bot.ingest.netbackend`, not anyio:
                              about a quarter less CPU per request
 
 Errors are raised inside as `FetchError` / `FeedTooLarge` (httpx's exceptions are wrapped once,
@@ -44,8 +44,8 @@ import httpx
 
 from bot import USER_AGENT
 from bot.errors import FeedTooLarge, FetchError
+from bot.ingest.netbackend import AsyncioBackend
 from bot.models import Feed, FetchResult, FetchStatus, Validators
-from bot.netbackend import AsyncioBackend
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def _host_key(url: httpx.URL) -> tuple[str, str, int | None]:
 
 Origin = tuple[bytes, bytes, int]
 
-# httpcore's exceptions (raised by bot.netbackend) and h11's as httpx's, as httpx's own
+# httpcore's exceptions (raised by bot.ingest.netbackend) and h11's as httpx's, as httpx's own
 # transport maps them (most specific first).
 _HTTPCORE_ERRORS: dict[type[Exception], type[httpx.HTTPError]] = {
     httpcore.ConnectTimeout: httpx.ConnectTimeout,
@@ -284,7 +284,7 @@ def _as_httpx_error(exc: BaseException) -> httpx.HTTPError | None:
 
 
 class _Connection:
-    """One HTTP/1.1 connection: h11's state machine over a `bot.netbackend` stream."""
+    """One HTTP/1.1 connection: h11's state machine over a `bot.ingest.netbackend` stream."""
 
     __slots__ = ("h11", "idle_since", "stream")
 
@@ -413,7 +413,7 @@ class _Body(httpx.AsyncByteStream):
 class PoolPerOrigin(httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 connections, at most `per_host` per origin; httpx's transport API.
 
-    Our own small pool of h11 connections over `bot.netbackend`, not httpcore's pool: that
+    Our own small pool of h11 connections over `bot.ingest.netbackend`, not httpcore's pool: that
     does O(connections²) work per request (1.0.9: ~7 ms of CPU per request with 64
     connections) and takes anyio locks and trace hooks at every step, which made up about
     half of the CPU a 304 cost. Here a request takes the most recently used idle connection

@@ -2,11 +2,11 @@
 
 How an item is decided, in order:
 
-1. Both fields are folded (`bot.normalize`) and scanned once with the Aho-Corasick automaton
+1. Both fields are folded (`bot.match.normalize`) and scanned once with the Aho-Corasick automaton
    of every alias. Latin-script patterns must sit on word boundaries ("Yi" never matches
    inside "Yield"; a version digit may follow: "Qwen3"); CJK patterns match as substrings.
    Latin tokens that are no exact alias are checked for typos against long aliases (see
-   `bot.rules.FUZZY_LEN_1`), memoized per token. Only when an alias occurs (about one item
+   `bot.match.rules.FUZZY_LEN_1`), memoized per token. Only when an alias occurs (about one item
    in ten) is the text scanned a second time, for context words, topic terms and exclusions,
    and only then are offsets mapped back to the original text when folding moved them.
 2. An alias occurrence is dropped when a case-sensitive alias is spelled in another case
@@ -35,8 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.models import Hit
-from bot.normalize import (
+from bot.match.normalize import (
     WORD_CHARS,
     char_offset,
     fold_aligned,
@@ -44,7 +43,8 @@ from bot.normalize import (
     offset_map,
     scan_form,
 )
-from bot.rules import FUZZY_LEN_1, FUZZY_LEN_2, AliasSpec, Tables, Watchlists
+from bot.match.rules import FUZZY_LEN_1, FUZZY_LEN_2, AliasSpec, Tables, Watchlists
+from bot.models import Hit
 
 _ENGLISH_ENDINGS = ("ing", "ed", "er", "ers", "ly", "tion", "s")
 

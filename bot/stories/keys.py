@@ -28,14 +28,14 @@ import hashlib
 import re
 import struct
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from bot.dedup import story_url
-from bot.models import Feed, Item, ParsedFeed
-from bot.normalize import fold
+from bot.match.normalize import fold
+from bot.models import Item
+from bot.stories.identity import story_url
 
 # LSH shape. A band collides when its ROWS MinHash values are all equal; the probability that
 # two titles with token Jaccard s share at least one of BANDS bands is 1 - (1 - s**ROWS)**BANDS:
@@ -138,27 +138,6 @@ def story_keys(
         title=title,
         at=story_time(published, seen),
     )
-
-
-def parse_with_story_keys(
-    body: bytes, *, feed: Feed, headers: Mapping[str, str] | None = None,
-    base_url: str | None = None,
-) -> tuple[ParsedFeed, dict[str, StoryKeys]]:
-    """Parse a body and key its items for story clustering (a parse worker's whole job).
-
-    Story keys cost as much as storing the item; computed here, beside feedparser, they
-    spread over the parse processes instead of the one process that writes the database.
-    An item without a publication time gets `at=None`: the store fills in "first seen".
-    """
-    from bot.parse import parse_feed
-
-    parsed = parse_feed(body, feed=feed, headers=headers, base_url=base_url)
-    return parsed, {item.key: item_story_keys(item) for item in parsed.items}
-
-
-def load_parser() -> None:
-    """Import the parser (feedparser and ours): run first in a new parse worker."""
-    import bot.parse  # noqa: F401
 
 
 def item_story_keys(item: Item, seen: datetime | None = None) -> StoryKeys:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 from bot.cache import cache_dir, load_cached, store_cached
 from bot.errors import ConfigError, Problem
-from bot.normalize import WORD_CHARS, fold, fold_keep_case, scan_form
+from bot.match.normalize import WORD_CHARS, fold, fold_keep_case, scan_form
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 FILE_KEYS = {"list", "catalogue", "title", "description", "topic", "include", "exclude",

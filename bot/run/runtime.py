@@ -1,7 +1,7 @@
 """What a running newsbot holds: configuration, store, fetcher, pipeline — and the console loop.
 
 `Runtime` is built once by the CLI and shared by the console loop (no Telegram token) and the
-Telegram application (`bot.app`). It owns the current configuration and swaps it atomically on
+Telegram application (`bot.telegram.app`). It owns the current configuration and swaps it atomically on
 reload: a broken edit leaves the last good configuration running.
 """
 
@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import FeedsConfig, Settings, load_feeds
-from bot.console import format_alert, format_followup
 from bot.errors import ConfigError
-from bot.notices import config_notice, health_notice
-from bot.fetch import Fetcher, FetchLimits
-from bot.matching import match_item
+from bot.ingest.fetch import Fetcher, FetchLimits
+from bot.ingest.pipeline import CycleReport, ParsePool, Pipeline
+from bot.match.matching import match_item
+from bot.match.rules import Watchlists, load_watchlists
 from bot.models import Feed, Hit
-from bot.pipeline import CycleReport, ParsePool, Pipeline
-from bot.render import render_digest
+from bot.render.console import format_alert, format_followup
+from bot.render.notices import config_notice, health_notice
+from bot.render.telegram import render_digest
 from bot.schedule import PollPolicy, assess_health
-from bot.rules import Watchlists, load_watchlists
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -195,21 +195,21 @@ class Runtime:
         """Queue a notice for every admin's private chat (nothing to do without admins)."""
         if self.settings.admins and self.settings.telegram_token:
             await asyncio.to_thread(
-                self.store.enqueue_notice, self.settings.admins, html, datetime.now(UTC))
+                self.store.outbox.enqueue_notice, self.settings.admins, html, datetime.now(UTC))
 
     async def check_health(self, now: datetime | None = None) -> list[str]:
         """Raise one admin notice per change of a feed's health (failing, silent, recovered)."""
         now = now or datetime.now(UTC)
         feeds = {f.name: f for f in self.config.feeds.feeds}
         notices = []
-        for h in await asyncio.to_thread(self.store.health_inputs):
+        for h in await asyncio.to_thread(self.store.feeds.health_inputs):
             feed = feeds.get(h.feed)
             if feed is None:
                 continue  # removed from feeds.yaml: its history stays, its alarms stop
             health = assess_health(h.first_error_at, h.arrivals, now, self.policy)
             if health == h.health:
                 continue
-            await asyncio.to_thread(self.store.set_health, h.feed, health, now)
+            await asyncio.to_thread(self.store.feeds.set_health, h.feed, health, now)
             text = health_notice(feed.name, feed.url, h.health, health,
                                  since=h.first_error_at, last_error=h.last_error, now=now)
             log.warning("feed %s: %s → %s%s", feed.name, h.health, health,
@@ -228,11 +228,11 @@ class Runtime:
         """
         now = now or datetime.now(UTC)
         queued = 0
-        for chat in await asyncio.to_thread(self.store.digest_chats_due, now):
-            held = await asyncio.to_thread(self.store.held_alerts, chat.chat_id)
+        for chat in await asyncio.to_thread(self.store.digests.due_chats, now):
+            held = await asyncio.to_thread(self.store.digests.held, chat.chat_id)
             messages = render_digest(held, self.config.watchlists, chat_tz=chat.digest_tz, now=now)
             sent = await asyncio.to_thread(
-                self.store.release_digest, chat.chat_id, messages, now,
+                self.store.digests.release, chat.chat_id, messages, now,
                 outbox_ids=[h.outbox_id for h in held])
             if sent:
                 log.info("chat %s: digest of %d alerts in %d messages", chat.chat_id, len(held),
@@ -246,7 +246,7 @@ class Runtime:
 
     async def poll_due(self) -> CycleReport | None:
         """One cycle over the feeds that are due now and not being polled, or None."""
-        schedule = await asyncio.to_thread(self.store.poll_schedule)
+        schedule = await asyncio.to_thread(self.store.feeds.schedule)
         due = [f for f in due_feeds(self.config.feeds.feeds, schedule, datetime.now(UTC))
                if f.name not in self.pipeline.busy]
         if not due:
@@ -256,7 +256,7 @@ class Runtime:
     async def seconds_to_next_poll(self) -> float | None:
         """How long until some feed is due (0 when one is due now; None without feeds)."""
         now = datetime.now(UTC)
-        schedule = await asyncio.to_thread(self.store.poll_schedule)
+        schedule = await asyncio.to_thread(self.store.feeds.schedule)
         when = next_due(self.config.feeds.feeds, schedule, now)
         return None if when is None else max(0.0, (when - now).total_seconds())
 

@@ -23,14 +23,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 from bot.errors import ParseError
 from bot.models import Feed, FetchResult, Hit, Item, ParsedFeed, Validators
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
-from bot.stories import StoryKeys
-from bot.store import FeedState, FetchRecord, NewItem, PollOutcome, PollRecord, Recorded, Store
+from bot.store import (
+    FeedState,
+    FetchRecord,
+    NewItem,
+    PollOutcome,
+    PollRecord,
+    Recorded,
+    Store,
+)
+from bot.stories.keys import StoryKeys
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +119,8 @@ class ParsePool:
                     *, cycle_size: int) -> tuple[ParsedFeed, dict[str, StoryKeys]]:
         """Parse and key for stories off the event loop; raises ParseError like parse_feed."""
         # Imported here: feedparser costs ~0.1 s to import, and a warm cycle of 304s never
-        # parses. A spawned worker imports bot.stories and bot.parse, not the store.
-        from bot.stories import parse_with_story_keys
+        # parses. A spawned worker imports bot.stories.keys and bot.ingest.parse, not the store.
+        from bot.ingest.parse import parse_with_story_keys
 
         loop = asyncio.get_running_loop()
         executor = self._executor(cycle_size)
@@ -125,7 +133,7 @@ class ParsePool:
         use them, so that their start-up (~0.5 s of imports) overlaps the first fetches."""
         executor = self._executor(bodies)
         if isinstance(executor, ProcessPoolExecutor):
-            from bot.stories import load_parser
+            from bot.ingest.parse import load_parser
 
             for _ in range(self._workers):
                 executor.submit(load_parser)
@@ -196,7 +204,7 @@ class Pipeline:
         mine = [f for f in feeds if f.name not in self._busy]
         self._busy.update(f.name for f in mine)
         try:
-            states = await asyncio.to_thread(self.store.feed_states, [f.name for f in mine])
+            states = await asyncio.to_thread(self.store.feeds.states, [f.name for f in mine])
             # a feed never fetched, or without validators, answers with a body
             self.parse_pool.expect(sum(
                 1 for f in mine
@@ -208,7 +216,7 @@ class Pipeline:
                   for feed in mine)
             )
             if unchanged:
-                await asyncio.to_thread(self.store.record_fetches, unchanged)
+                await asyncio.to_thread(self.store.feeds.record_fetches, unchanged)
             unreachable = [(feed, res) for feed, res, _, _ in results if res is not None]
             if unreachable:
                 await self._record_unreachable(unreachable, states)
@@ -236,7 +244,7 @@ class Pipeline:
             errors = (state.consecutive_errors if state else 0) + (0 if outage else 1)
             error = f"{result.error} (network outage suspected: not counted)" if outage else None
             await asyncio.to_thread(
-                self.store.record_fetch, feed, result, now, error=error, count_error=not outage,
+                self.store.feeds.record_fetch, feed, result, now, error=error, count_error=not outage,
                 next_poll=self._next_poll(feed, now, errors, result.headers),
             )
 
@@ -259,7 +267,7 @@ class Pipeline:
             error = f"internal error: {type(exc).__name__}: {exc}"
             errors = (state.consecutive_errors if state else 0) + 1
             await asyncio.to_thread(
-                self.store.record_fetch, feed, FetchResult("error", feed.url, error=error), now,
+                self.store.feeds.record_fetch, feed, FetchResult("error", feed.url, error=error), now,
                 error=error, next_poll=self._next_poll(feed, now, errors),
             )
             return feed, None, FeedReport(feed.name, "failed", error=error), []
@@ -305,7 +313,7 @@ class Pipeline:
             if not answered:
                 return feed, result, report, []  # recorded after the cycle: outage or not?
             await asyncio.to_thread(
-                self.store.record_fetch, feed, result, now,
+                self.store.feeds.record_fetch, feed, result, now,
                 next_poll=self._next_poll(feed, now, errors_so_far + 1, result.headers),
             )
             return feed, None, report, []
@@ -331,7 +339,7 @@ class Pipeline:
             # Forget the body hash: the same bad body must be reported again, not skipped.
             failed = FetchResult("error", feed.url, error=error, validators=validators)
             await asyncio.to_thread(
-                self.store.record_fetch, feed, failed, now, error=error,
+                self.store.feeds.record_fetch, feed, failed, now, error=error,
                 next_poll=self._next_poll(feed, now, errors_so_far + 1),
             )
             return feed, None, FeedReport(feed.name, "failed", error=error), []
@@ -405,7 +413,7 @@ class _Writer:
                 del self._queue[: self._max_group]
                 try:
                     results = await asyncio.to_thread(
-                        self._store.record_polls, [poll for poll, _ in group])
+                        self._store.intake.record_polls, [poll for poll, _ in group])
                 except Exception as exc:  # the whole group failed: each feed reports it
                     results = [exc] * len(group)
                 for (_, future), result in zip(group, results, strict=True):

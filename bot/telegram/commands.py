@@ -1,6 +1,6 @@
 """Telegram command handlers: parse the arguments, call the store, reply. Thin on purpose.
 
-Every handler replies with a message from `bot.render`; bad arguments get `Usage: …`;
+Every handler replies with a message from `bot.render.telegram`; bad arguments get `Usage: …`;
 admin commands check the user id first and do nothing else for anyone else.
 """
 
@@ -33,7 +33,7 @@ from telegram.ext import (
 )
 
 from bot.errors import ConfigError
-from bot.render import (
+from bot.render.telegram import (
     ADMIN_COMMANDS,
     COMMANDS,
     MAX_CHARS,
@@ -48,7 +48,7 @@ from bot.render import (
     render_stats,
     render_status,
 )
-from bot.runtime import describe_change
+from bot.run.runtime import describe_change
 from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
 
 class RuntimeLike(Protocol):
-    """What the handlers need of bot.runtime.Runtime."""
+    """What the handlers need of bot.run.runtime.Runtime."""
 
     config: Any
 
@@ -75,7 +75,7 @@ class Services:
     store: Any  # bot.store.Store
     runtime: RuntimeLike
     admins: frozenset[int] = frozenset()
-    worker: Any = None  # bot.deliver.DeliveryWorker, for /stats
+    worker: Any = None  # bot.telegram.deliver.DeliveryWorker, for /stats
     last_cycle: datetime | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -227,8 +227,9 @@ class Commands:
         chat = update.effective_chat
         assert chat is not None
         title = chat.title or chat.username or chat.first_name
-        new = await self._store(self.s.store.subscribe, chat.id, chat.type, title, self.s.clock())
-        sub = await self._store(self.s.store.subscriber, chat.id)
+        new = await self._store(self.s.store.subscribers.subscribe, chat.id, chat.type, title,
+                                self.s.clock())
+        sub = await self._store(self.s.store.subscribers.get, chat.id)
         follows = sub.follows if sub else ()
         log.info("chat %s (%s) subscribed%s", chat.id, chat.type, "" if new else " again")
         await reply(update, context, render_start(
@@ -238,7 +239,7 @@ class Commands:
         """Unsubscribe this chat."""
         chat = update.effective_chat
         assert chat is not None
-        was = await self._store(self.s.store.unsubscribe, chat.id, self.s.clock())
+        was = await self._store(self.s.store.subscribers.unsubscribe, chat.id, self.s.clock())
         await reply(update, context, plain(
             "Unsubscribed: no more alerts here. /start subscribes again." if was
             else "This chat was not subscribed. /start subscribes it."))
@@ -275,7 +276,7 @@ class Commands:
             return
         list_id = scope[1] if scope and scope[0] == "list" else None
         entity = scope[1] if scope and scope[0] == "entity" else None
-        items = await self._store(self.s.store.recent_items, n, list_id=list_id, entity=entity)
+        items = await self._store(self.s.store.stories.recent, n, list_id=list_id, entity=entity)
         await reply(update, context, render_recent(
             items, [i.hits for i in items], self.s.watchlists, scope=scope[1] if scope else None))
 
@@ -285,7 +286,7 @@ class Commands:
         if not words:
             await reply(update, context, plain("Usage: /search <words> — e.g. /search Ernie model"))
             return
-        items = await self._store(self.s.store.search_items, words, SEARCH_MAX)
+        items = await self._store(self.s.store.items.search, words, SEARCH_MAX)
         await reply(update, context,
                     render_search(words, items, [i.hits for i in items], self.s.watchlists))
 
@@ -293,16 +294,16 @@ class Commands:
         """Watchlists and their entities, with follow buttons."""
         chat = update.effective_chat
         assert chat is not None
-        sub = await self._store(self.s.store.subscriber, chat.id)
+        sub = await self._store(self.s.store.subscribers.get, chat.id)
         await reply(update, context, render_lists(self.s.watchlists,
                                                   follows=sub.follows if sub else ()))
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Feed health summary."""
-        health = await self._store(self.s.store.feed_health, self.s.runtime.config.feeds.feeds)
+        health = await self._store(self.s.store.feeds.health, self.s.runtime.config.feeds.feeds)
         last = self.s.last_cycle
         if last is None:
-            states = await self._store(self.s.store.feed_states)
+            states = await self._store(self.s.store.feeds.states)
             attempts = [s.last_attempt for s in states.values() if s.last_attempt]
             last = max(attempts) if attempts else None
         await reply(update, context, render_status(health, last_cycle=last, now=self.s.clock()))
@@ -336,7 +337,7 @@ class Commands:
     def _apply_follow(self, chat_id: int, scope: tuple[str, str], follow: bool) -> str:
         """Change one chat's follows in the store; return the reply (runs in a thread)."""
         store = self.s.store
-        sub = store.subscriber(chat_id)
+        sub = store.subscribers.get(chat_id)
         if sub is None or not sub.active:
             return "This chat is not subscribed: send /start first."
         kind, ident = scope
@@ -355,7 +356,7 @@ class Commands:
                 return f"You do not follow {ident}. You follow: {', '.join(current)}."
             else:
                 new = [f for f in current if f != ident]
-        store.set_follows(chat_id, new, self.s.clock())
+        store.subscribers.set_follows(chat_id, new, self.s.clock())
         if not new:
             return (f"Unfollowed {ident}. You no longer follow anything in particular, "
                     "so this chat receives every alert again. /stop ends alerts.")
@@ -381,7 +382,7 @@ class Commands:
             scope = resolve(self.s.watchlists, ident)
             note = ("Unknown list" if scope is None else
                     await self._store(self._apply_follow, chat_id, scope, action == "follow"))
-        sub = await self._store(self.s.store.subscriber, chat_id)
+        sub = await self._store(self.s.store.subscribers.get, chat_id)
         message = render_lists(self.s.watchlists, page=page, follows=sub.follows if sub else ())
         await query.answer(cut(note, 190) if note else None)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
@@ -417,7 +418,7 @@ class Commands:
     def _apply_digest(self, chat_id: int, mode: str, at: str | None, zone: str | None) -> str:
         """Show or change one chat's digest setting; return the reply (runs in a thread)."""
         store = self.s.store
-        sub = store.subscriber(chat_id)
+        sub = store.subscribers.get(chat_id)
         if sub is None or not sub.active:
             return "This chat is not subscribed: send /start first."
         now = self.s.clock()
@@ -427,11 +428,11 @@ class Commands:
         if mode == "off":
             if sub.digest_at is None:
                 return "Digest is already off: alerts arrive as soon as they are found."
-            released = store.set_digest(chat_id, None, tz, now)
+            released = store.digests.set(chat_id, None, tz, now)
             held = (f" The {released} alert{'s' if released != 1 else ''} collected so far "
                     "will arrive now." if released else "")
             return "Digest off: alerts arrive as soon as they are found again." + held
-        store.set_digest(chat_id, at, tz, now)
+        store.digests.set(chat_id, at, tz, now)
         log.info("chat %s: digest daily at %s %s", chat_id, at, tz)
         return describe_digest(at, tz, now)
 

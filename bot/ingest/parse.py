@@ -23,9 +23,10 @@ from typing import Any
 
 import feedparser
 
-from bot.dedup import canonical_url, content_hash, item_key
 from bot.errors import ParseError
 from bot.models import Feed, Item, ParsedFeed
+from bot.stories.identity import canonical_url, content_hash, item_key
+from bot.stories.keys import StoryKeys, item_story_keys
 
 SUMMARY_MAX = 2000
 TITLE_MAX = 500
@@ -404,3 +405,22 @@ def _json_date(value: str) -> datetime | None:
     if when.tzinfo is None:  # RFC 3339 requires an offset; assume UTC rather than local time
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
+
+
+def parse_with_story_keys(
+    body: bytes, *, feed: Feed, headers: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+) -> tuple[ParsedFeed, dict[str, StoryKeys]]:
+    """Parse a body and key its items for story clustering (a parse worker's whole job).
+
+    Story keys cost as much as storing the item; computed here, beside feedparser, they
+    spread over the parse processes instead of the one process that writes the database.
+    An item without a publication time gets `at=None`: the store fills in "first seen".
+    """
+    parsed = parse_feed(body, feed=feed, headers=headers, base_url=base_url)
+    return parsed, {item.key: item_story_keys(item) for item in parsed.items}
+
+
+def load_parser() -> None:
+    """Run first in a new parse worker: unpickling this call imports the parser (feedparser
+    and this module), so the first feed does not wait for the imports."""

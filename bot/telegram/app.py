@@ -20,12 +20,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.commands import Commands, Services, register_commands
 from bot.config import Settings
-from bot.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
-from bot.render import RenderedMessage, cut, render_alert, render_notice
-from bot.pipeline import CycleReport
-from bot.runtime import Config, Runtime, Scheduler, stop_on_signals
+from bot.ingest.pipeline import CycleReport
+from bot.render.telegram import RenderedMessage, cut, render_alert, render_notice
+from bot.run.runtime import Config, Runtime, Scheduler, stop_on_signals
+from bot.telegram.commands import Commands, Services, register_commands
+from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class TelegramBot:
         self.settings = settings
         self.runtime = runtime
         self.app = build_application(settings, limits=limits)
-        self.worker = DeliveryWorker(runtime.store, TelegramNotifier(self.app.bot),
+        self.worker = DeliveryWorker(runtime.store.outbox, runtime.store.subscribers,
+                                     TelegramNotifier(self.app.bot),
                                      alert_renderer(runtime), limits=limits)
         self.services = Services(store=runtime.store, runtime=runtime,
                                  admins=frozenset(settings.admins), worker=self.worker)
@@ -138,7 +139,7 @@ class TelegramBot:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
-        counts = await asyncio.to_thread(self.runtime.store.outbox_counts)
+        counts = await asyncio.to_thread(self.runtime.store.outbox.counts)
         log.info("newsbot stopped; %d deliveries left queued", counts.get("pending", 0))
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
 
-from bot.render import RenderedMessage
+from bot.render.telegram import RenderedMessage
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,15 @@ class TelegramNotifier:
 @asynccontextmanager
 async def _telegram_errors() -> AsyncIterator[None]:
     """Map python-telegram-bot's exceptions to DeliveryError subclasses."""
-    from telegram.error import (BadRequest, ChatMigrated, Forbidden, NetworkError,
-                                RetryAfter, TelegramError, TimedOut)
+    from telegram.error import (
+        BadRequest,
+        ChatMigrated,
+        Forbidden,
+        NetworkError,
+        RetryAfter,
+        TelegramError,
+        TimedOut,
+    )
 
     try:
         yield
@@ -171,14 +178,19 @@ class JobLike(Protocol):
 
 
 class Outbox(Protocol):
-    """The store's worker side (bot.store.Store implements it)."""
+    """The store's worker side (bot.store.outbox.Outbox implements it)."""
 
-    def due_outbox(self, now: datetime, limit: int = 100) -> list[Any]: ...
+    def due(self, now: datetime, limit: int = 100) -> list[Any]: ...
     def next_due(self) -> datetime | None: ...
     def mark_sent(self, outbox_id: int, message_id: int | None, now: datetime) -> None: ...
     def mark_retry(self, outbox_id: int, next_try: datetime, error: str) -> None: ...
     def mark_failed(self, outbox_id: int, error: str, now: datetime) -> None: ...
     def postpone_chat(self, chat_id: int, next_try: datetime) -> None: ...
+
+
+class Chats(Protocol):
+    """Where a chat that is gone is deactivated (bot.store.subscribers.Subscribers)."""
+
     def deactivate(self, chat_id: int, reason: str, now: datetime) -> bool: ...
 
 
@@ -280,10 +292,11 @@ class WorkerStats:
 class DeliveryWorker:
     """Drains the outbox: one send per due row, within the limits, until stopped."""
 
-    def __init__(self, outbox: Outbox, notifier: Notifier,
+    def __init__(self, outbox: Outbox, chats: Chats, notifier: Notifier,
                  render: Callable[[Any], RenderedMessage], *,
                  limits: DeliveryLimits = DeliveryLimits(), clock: Clock | None = None) -> None:
         self.outbox = outbox
+        self.chats = chats
         self.notifier = notifier
         self.render = render
         self.limits = limits
@@ -330,7 +343,7 @@ class DeliveryWorker:
         batch = self.limits.batch
         while True:
             self._finished.clear()  # before the query: rows finished later are caught below
-            jobs = await asyncio.to_thread(self.outbox.due_outbox, self.clock.now(), batch)
+            jobs = await asyncio.to_thread(self.outbox.due, self.clock.now(), batch)
             dispatched = await self._dispatch(jobs)
             # Rows held back by their chat's limit must not hide other chats' rows: look deeper.
             if dispatched or len(jobs) < batch or batch >= 20000 or self._stopping:
@@ -450,7 +463,7 @@ class DeliveryWorker:
         except ChatGone as exc:
             self.stats.gone += 1
             log.info("chat %s is gone (%s): deactivated", job.chat_id, exc)
-            await asyncio.to_thread(self.outbox.deactivate, job.chat_id, str(exc)[:200],
+            await asyncio.to_thread(self.chats.deactivate, job.chat_id, str(exc)[:200],
                                     self.clock.now())
             return
         except BadMessage as exc:

@@ -1,0 +1,264 @@
+"""The schema: versioned migrations m001–m006, applied in order when a store opens.
+
+Migrations are history: once landed, one is never edited, only followed by another.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from bot.store.db import epoch, from_ts
+from bot.stories.keys import exact_index
+
+migrations = Migrations("newsbot")
+
+
+def _run(db: Database, statements: str) -> None:
+    # executescript() would COMMIT behind the migration's transaction: run one by one.
+    for statement in statements.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE feed_state (
+            feed TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            last_ok TEXT,
+            last_attempt TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            first_error_at TEXT,
+            consecutive_errors INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            polls INTEGER NOT NULL DEFAULT 0,
+            bozo TEXT
+        );
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL,
+            key TEXT NOT NULL,
+            guid TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            link TEXT,
+            published TEXT,
+            lang TEXT,
+            first_seen TEXT NOT NULL,
+            backfill INTEGER NOT NULL DEFAULT 0,
+            matched INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (feed, key)
+        );
+        CREATE INDEX items_matched_seen ON items (matched, first_seen);
+        CREATE TABLE hits (
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            entity TEXT NOT NULL,
+            list TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            field TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (item_id, entity, list, field, start)
+        );
+        CREATE INDEX hits_entity ON hits (entity);
+        CREATE INDEX hits_list ON hits (list);
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL UNIQUE REFERENCES items(id),
+            created TEXT NOT NULL,
+            backfill INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE subscribers (
+            chat_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            follows TEXT NOT NULL DEFAULT '[]',
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            deactivated_reason TEXT
+        );
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (alert_id, chat_id)
+        );
+        CREATE INDEX outbox_due ON outbox (state, next_try)
+        """,
+    )
+
+
+@migrations()
+def m002_notices_and_health(db: Database) -> None:
+    # Admin notices (failing feeds, broken config) travel through the outbox like alerts,
+    # so they get the same rate limits, retries and crash safety: alert_id becomes
+    # optional and a notice carries its own text.
+    _run(
+        db,
+        """
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            text TEXT,
+            UNIQUE (alert_id, chat_id),
+            CHECK ((alert_id IS NULL) != (text IS NULL))
+        );
+        INSERT INTO outbox_new (id, alert_id, chat_id, state, attempts, next_try, last_error,
+                                message_id, created, sent_at)
+            SELECT id, alert_id, chat_id, state, attempts, next_try, last_error, message_id,
+                   created, sent_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_new RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (state, next_try);
+        ALTER TABLE feed_state ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+        ALTER TABLE feed_state ADD COLUMN health_since TEXT
+        """,
+    )
+
+
+@migrations()
+def m003_stories(db: Database) -> None:
+    # Issue 6: the same news from several feeds is one story. story_keys is the LSH index
+    # (bot/stories/keys.py): exact URL/GUID keys and title band keys, each row pointing at the item
+    # that produced it. WITHOUT ROWID with (key, at) leading makes the table its own index, so
+    # one lookup per key is one b-tree descent and a time window is a range within it.
+    _run(
+        db,
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            first_item_id INTEGER NOT NULL REFERENCES items(id),
+            created TEXT NOT NULL,
+            title TEXT NOT NULL,
+            at TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            items INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE story_keys (
+            key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            PRIMARY KEY (key, at, item_id)
+        ) WITHOUT ROWID;
+        ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+        CREATE INDEX items_story ON items (story_id)
+        """,
+    )
+
+
+@migrations()
+def m004_digests(db: Database) -> None:
+    # Issue 6: a chat in digest mode gets its alerts once a day. Its outbox rows wait as
+    # 'held' until the digest releases them ('digested'); digest_at NULL = immediate alerts.
+    # The partial index keeps "this chat's held rows" cheap however large the outbox grows.
+    _run(
+        db,
+        """
+        ALTER TABLE subscribers ADD COLUMN digest_at TEXT;
+        ALTER TABLE subscribers ADD COLUMN digest_tz TEXT NOT NULL DEFAULT 'UTC';
+        ALTER TABLE subscribers ADD COLUMN last_digest TEXT;
+        CREATE INDEX outbox_held ON outbox (chat_id) WHERE state = 'held'
+        """,
+    )
+
+
+@migrations()
+def m005_story_alerts(db: Database) -> None:
+    # One alert per story: alerts point at their story, and an alert already sent gets an
+    # 'edit' row per chat ("+N sources") instead of a second message. The outbox gains
+    # `kind` (send | edit) and its uniqueness becomes (alert, chat, kind).
+    _run(
+        db,
+        """
+        ALTER TABLE alerts ADD COLUMN story_id INTEGER REFERENCES stories(id);
+        CREATE UNIQUE INDEX alerts_story ON alerts (story_id) WHERE story_id IS NOT NULL;
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'send',
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            text TEXT,
+            UNIQUE (alert_id, chat_id, kind),
+            CHECK ((alert_id IS NULL) != (text IS NULL))
+        );
+        INSERT INTO outbox_new (id, alert_id, chat_id, state, attempts, next_try, last_error,
+                                message_id, created, sent_at, text)
+            SELECT id, alert_id, chat_id, state, attempts, next_try, last_error, message_id,
+                   created, sent_at, text FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_new RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (state, next_try);
+        CREATE INDEX outbox_held ON outbox (chat_id) WHERE state = 'held';
+        CREATE INDEX outbox_alert ON outbox (alert_id, kind)
+        """,
+    )
+
+
+@migrations()
+def m006_integer_story_keys(db: Database) -> None:
+    # The story index had text rows (~55 bytes: "b3:<hex>" keys, ISO times); a cold cycle of
+    # 30,000 items spent most of its writing time in that b-tree. Integer keys (band keys as
+    # bot.stories.keys makes them now, exact keys hashed by exact_index) and Unix-second times
+    # make rows of ~20 bytes. Existing rows are converted, not dropped: stories keep joining.
+    _run(
+        db,
+        """
+        CREATE TABLE story_keys_v2 (
+            key INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            item_id INTEGER NOT NULL REFERENCES items(id),
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            PRIMARY KEY (key, at, item_id)
+        ) WITHOUT ROWID
+        """,
+    )
+    conn = db.conn
+    rows = conn.execute("SELECT key, at, item_id, story_id FROM story_keys")
+    while chunk := rows.fetchmany(10_000):
+        conn.executemany(
+            "INSERT OR IGNORE INTO story_keys_v2 (key, at, item_id, story_id) VALUES (?,?,?,?)",
+            [(_v1_key(key), epoch(from_ts(at)), item_id, story_id)
+             for key, at, item_id, story_id in chunk],
+        )
+    _run(db, "DROP TABLE story_keys; ALTER TABLE story_keys_v2 RENAME TO story_keys")
+
+
+def _v1_key(key: str) -> int:
+    """A text key of m003 (`b<band>:<hex>`, `u:…`, `g:…`) as its m006 integer."""
+    if key.startswith("b") and ":" in key:
+        band, _, mixed = key[1:].partition(":")
+        return (int(band) << 48) | int(mixed, 16)
+    return exact_index(key)
