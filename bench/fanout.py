@@ -31,7 +31,7 @@ from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.models import Feed, Hit, Item  # noqa: E402
-from bot.render.telegram import render_alert  # noqa: E402
+from bot.render.alerts import render_alert  # noqa: E402
 from bot.store import NewItem, Store  # noqa: E402
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402

@@ -14,7 +14,8 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.models import Feed, Hit, Item
-from bot.render.telegram import RenderedMessage, render_alert
+from bot.render.alerts import render_alert
+from bot.render.text import RenderedMessage
 from bot.store import NewItem, Store
 from bot.telegram.deliver import (
     BadMessage,

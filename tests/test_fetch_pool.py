@@ -1,4 +1,4 @@
-"""bot.ingest.fetch.PoolPerOrigin, our httpx transport, against real servers on 127.0.0.1.
+"""bot.ingest.pool.PoolPerOrigin, our httpx transport, against real servers on 127.0.0.1.
 
 The fetcher's tests (test_fetch.py) cover what a feed sees; these pin what the pool itself
 promises when used alone: connections kept alive and bounded per origin, requests beyond the
@@ -15,7 +15,8 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from bot.ingest.fetch import PoolPerOrigin, _tls_context
+from bot.ingest.fetch import _tls_context
+from bot.ingest.pool import PoolPerOrigin
 from tests.feedserver import FeedServer, Route
 
 T = TypeVar("T")

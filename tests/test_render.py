@@ -8,11 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.models import Hit
-from bot.render.telegram import (
-    MAX_CHARS,
-    cut,
-    highlight,
-    render_alert,
+from bot.render.alerts import render_alert
+from bot.render.replies import (
     render_help,
     render_lists,
     render_recent,
@@ -20,8 +17,8 @@ from bot.render.telegram import (
     render_start,
     render_stats,
     render_status,
-    tg_len,
 )
+from bot.render.text import MAX_CHARS, cut, highlight, tg_len
 from tests.fake_telegram import parse_telegram_html, utf16_len
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -200,7 +197,7 @@ def test_stats_help_and_start_are_valid_html() -> None:
 
 
 def test_admin_notice_keeps_its_markup_and_gets_a_plain_twin() -> None:
-    from bot.render.telegram import render_notice
+    from bot.render.replies import render_notice
 
     notice = render_notice("<b>Feed failing</b>: A &amp; B since 2025-03-01")
     assert notice.html.startswith("<b>Feed failing</b>")
@@ -228,7 +225,7 @@ class Held:
 
 
 def test_digest_groups_stories_by_list_then_entity_in_watchlist_order() -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     items = [
         Held(1, "SenseTime files deep synthesis algorithm", (hit("sensetime", "title", 0, 9,
@@ -252,7 +249,7 @@ def test_digest_groups_stories_by_list_then_entity_in_watchlist_order() -> None:
 
 
 def test_digest_counts_a_story_told_by_three_feeds_once() -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     told = [Held(n, f"Baidu ships Ernie 5 ({feed})", (hit("baidu", "title", 0, 5),), feed=feed,
                  story_id=7, first_seen=NOW.replace(minute=n))
@@ -270,7 +267,7 @@ def test_digest_counts_a_story_told_by_three_feeds_once() -> None:
 
 
 def test_digest_files_a_story_once_per_list_under_its_title_entity() -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     both = Held(1, "Baidu and iFlytek trade blows; SenseTime files",
                 (hit("iflytek", "title", 10, 17), hit("baidu", "title", 0, 5),
@@ -284,7 +281,7 @@ def test_digest_files_a_story_once_per_list_under_its_title_entity() -> None:
 
 
 def test_digest_shows_times_in_the_chats_time_zone() -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     now = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)  # 07:30 on 2 March in Shanghai
     items = [Held(1, "Baidu late", (hit("baidu", "title", 0, 5),), first_seen=now),
@@ -298,7 +295,7 @@ def test_digest_shows_times_in_the_chats_time_zone() -> None:
 
 
 def test_nothing_held_is_no_digest() -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     assert render_digest([], WL, chat_tz="UTC", now=NOW) == []
     unlisted = Held(1, "Baidu mentioned", (hit("baidu", "title", 0, 5, ""),))
@@ -308,7 +305,7 @@ def test_nothing_held_is_no_digest() -> None:
 @pytest.mark.parametrize("hostile", ["<script>alert('x')</script>", "a < b && c > d",
                                      "</i></a><b>", '"><img src=x>'])
 def test_digest_escapes_feed_text(hostile: str) -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     item = Held(1, f"Baidu {hostile}", (hit("baidu", "title", 0, 5),), feed=hostile,
                 link=f"https://x.test/{hostile}")
@@ -318,7 +315,7 @@ def test_digest_escapes_feed_text(hostile: str) -> None:
 
 
 def test_a_long_digest_is_split_between_lines_and_each_part_fits() -> None:
-    from bot.render.telegram import render_digest
+    from bot.render.digest import render_digest
 
     entities = [("iflytek", "llm"), ("baidu", "llm"), ("sensetime", "deepfake")]
     items = [Held(n, f"Baidu 😀 story number {n} " + "long words & <more> " * 12,

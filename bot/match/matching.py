@@ -43,7 +43,7 @@ from bot.match.normalize import (
     offset_map,
     scan_form,
 )
-from bot.match.rules import FUZZY_LEN_1, FUZZY_LEN_2, AliasSpec, Tables, Watchlists
+from bot.match.watchlists import FUZZY_LEN_1, FUZZY_LEN_2, AliasSpec, Tables, Watchlists
 from bot.models import Hit
 
 _ENGLISH_ENDINGS = ("ing", "ed", "er", "ers", "ly", "tion", "s")

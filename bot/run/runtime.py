@@ -22,11 +22,12 @@ from bot.errors import ConfigError
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.pipeline import CycleReport, ParsePool, Pipeline
 from bot.match.matching import match_item
-from bot.match.rules import Watchlists, load_watchlists
+from bot.match.rules import load_watchlists
+from bot.match.watchlists import Watchlists
 from bot.models import Feed, Hit
 from bot.render.console import format_alert, format_followup
+from bot.render.digest import render_digest
 from bot.render.notices import config_notice, health_notice
-from bot.render.telegram import render_digest
 from bot.schedule import PollPolicy, assess_health
 from bot.store import Store
 

@@ -22,7 +22,9 @@ from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.ingest.pipeline import CycleReport
-from bot.render.telegram import RenderedMessage, cut, render_alert, render_notice
+from bot.render.alerts import render_alert
+from bot.render.replies import render_notice
+from bot.render.text import RenderedMessage, cut
 from bot.run.runtime import Config, Runtime, Scheduler, stop_on_signals
 from bot.telegram.commands import Commands, Services, register_commands
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier

@@ -1,6 +1,6 @@
 """Telegram command handlers: parse the arguments, call the store, reply. Thin on purpose.
 
-Every handler replies with a message from `bot.render.telegram`; bad arguments get `Usage: …`;
+Every handler replies with a message from `bot.render`; bad arguments get `Usage: …`;
 admin commands check the user id first and do nothing else for anyone else.
 """
 
@@ -33,12 +33,9 @@ from telegram.ext import (
 )
 
 from bot.errors import ConfigError
-from bot.render.telegram import (
+from bot.render.replies import (
     ADMIN_COMMANDS,
     COMMANDS,
-    MAX_CHARS,
-    RenderedMessage,
-    cut,
     plain,
     render_help,
     render_lists,
@@ -48,6 +45,7 @@ from bot.render.telegram import (
     render_stats,
     render_status,
 )
+from bot.render.text import MAX_CHARS, RenderedMessage, cut
 from bot.run.runtime import describe_change
 from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
 
-from bot.render.telegram import RenderedMessage
+from bot.render.text import RenderedMessage
 
 log = logging.getLogger(__name__)
 
