@@ -328,6 +328,49 @@ def test_unterminated_doctype_is_a_parse_error() -> None:
         parse_feed(body, feed=a_feed())
 
 
+def test_a_doctype_quoted_in_an_items_cdata_is_text_not_a_prolog() -> None:
+    """A web-development blog quotes HTML: `<!DOCTYPE` inside CDATA must not break the feed."""
+    body = rss(
+        "<item><title>Write valid HTML5</title><link>https://e.com/html5</link>"
+        "<description><![CDATA[ Start every page with <!DOCTYPE html> ]]></description></item>"
+        "<item><title>Second post</title><link>https://e.com/2</link>"
+        "<description><![CDATA[ <!DOCTYPE ]]></description></item>"
+    )
+    parsed = parse_feed(body, feed=a_feed())
+    assert parsed.bozo is None
+    assert [i.title for i in parsed.items] == ["Write valid HTML5", "Second post"]
+    assert "<!DOCTYPE html>" in parsed.items[0].summary
+
+
+def test_a_prolog_doctype_after_comments_and_stray_text_is_still_stripped() -> None:
+    """The bomb is defused wherever the prolog puts it: after a comment, a PI, even junk."""
+    bomb = QUADRATIC_BLOWUP.replace(
+        b'<?xml version="1.0"?>',
+        b'<?xml version="1.0"?>\n<!-- generator -->\n<?xml-stylesheet href="s.xsl"?>junk')
+    started = time.perf_counter()
+    parsed = parse_feed(bomb, feed=a_feed())
+    assert time.perf_counter() - started < 5
+    assert all(len(i.title) < 1000 for i in parsed.items)
+
+
+def test_a_doctype_bomb_after_the_root_element_declares_nothing() -> None:
+    """Outside the prolog a DOCTYPE is not stripped, and no parser expands what it declares."""
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><!DOCTYPE rss [<!ENTITY a "'
+        + b"x" * 50_000
+        + b'">]><channel><title>t</title><item><title>'
+        + b"&a;" * 50_000
+        + b"</title><link>https://e.com/1</link></item></channel></rss>"
+    )
+    started = time.perf_counter()
+    try:
+        parsed = parse_feed(body, feed=a_feed())
+    except ParseError:
+        return  # refused as not a feed: also safe
+    assert time.perf_counter() - started < 5
+    assert all("x" * 1000 not in i.title for i in parsed.items)
+
+
 def test_gzip_body_left_compressed_by_the_transport_is_read() -> None:
     plain = rss("<item><title>zipped</title><link>https://e.com/z</link></item>")
     parsed = parse_feed(gzip.compress(plain), feed=a_feed())

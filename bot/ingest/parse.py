@@ -36,6 +36,9 @@ _HTML_MAX = 64 * 1024
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(?:\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
 _DOCTYPE_START = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+# The root element's start tag: what ends the prolog (as feedparser's own replace_doctype
+# sees it, so that whatever it would read entities from is what we clean).
+_FIRST_TAG = re.compile(rb"<[A-Za-z_:]")
 _HTML_TAG = re.compile(rb"<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
 
 _SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -176,11 +179,24 @@ def _prepare(body: bytes) -> bytes:
         raise ParseError("empty body")
     if body[:2] == b"\x1f\x8b":
         body = _gunzip(body)
-    if _DOCTYPE_START.search(body):
-        body = _DOCTYPE.sub(b"", body)
-        if _DOCTYPE_START.search(body):  # an unterminated internal subset is never a feed
+    return _strip_doctype(body)
+
+
+def _strip_doctype(body: bytes) -> bytes:
+    """Remove the DOCTYPE of the prolog, where entities (and entity bombs) are declared.
+
+    Only the prolog, before the root element: a `<!DOCTYPE` inside an item (a web-development
+    blog quoting HTML in CDATA) is text, and cutting it would break the feed.
+    """
+    while True:
+        root = _FIRST_TAG.search(body)
+        start = _DOCTYPE_START.search(body, 0, root.start() if root else len(body))
+        if start is None:
+            return body
+        doctype = _DOCTYPE.match(body, start.start())
+        if doctype is None:  # an unterminated internal subset is never a feed
             raise ParseError("not a feed (unterminated DOCTYPE)")
-    return body
+        body = body[: start.start()] + body[doctype.end():]
 
 
 def _gunzip(body: bytes) -> bytes:
