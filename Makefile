@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	@# -qq: errors only. The build backend's notices (editable install) and a machine's pip
+	@# configuration warnings are not a newcomer's business; a failure still prints.
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e '.[test]'
 	$(BIN)/python -m compileall -q bot
 	touch $(STAMP)
 
