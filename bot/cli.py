@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.run.runtime import load_config
+    from bot.run.configuration import load_config
 
     config = load_config(settings)
     for warning in config.feeds.warnings:
@@ -146,7 +146,8 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.render.console import alert_json
-    from bot.run.runtime import Runtime, load_config, print_report
+    from bot.run.configuration import load_config
+    from bot.run.runtime import Runtime, print_report
 
     config = load_config(settings)
 
@@ -173,7 +174,9 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.run.runtime import Runtime, load_config, run_console
+    from bot.run.configuration import load_config
+    from bot.run.console import run_console
+    from bot.run.runtime import Runtime
 
     config = load_config(settings)
     for warning in config.feeds.warnings:

@@ -215,3 +215,22 @@ def zone_or_utc(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def due_feeds(
+    feeds: Sequence[Feed], schedule: dict[str, datetime | None], now: datetime
+) -> list[Feed]:
+    """The feeds whose next poll time has come (never polled counts as due)."""
+    due = []
+    for feed in feeds:
+        when = schedule.get(feed.name)
+        if when is None or when <= now:
+            due.append(feed)
+    return due
+
+
+def next_due(feeds: Sequence[Feed], schedule: dict[str, datetime | None],
+             now: datetime) -> datetime | None:
+    """The earliest next poll time among these feeds (now for a feed never polled)."""
+    times = [schedule.get(f.name) or now for f in feeds]
+    return min(times) if times else None

@@ -20,7 +20,9 @@ from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.models import Feed, Hit, Item
-from bot.run.runtime import Runtime, Scheduler, load_config
+from bot.run.configuration import load_config
+from bot.run.runtime import Runtime
+from bot.run.scheduler import Scheduler
 from bot.store import NewItem, Store
 from bot.telegram.app import alert_renderer
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier

@@ -10,7 +10,9 @@ import pytest
 
 from bot.config import Settings
 from bot.models import FetchResult, Item
-from bot.run.runtime import Runtime, Scheduler, describe_change, load_config
+from bot.run.configuration import describe_change, load_config
+from bot.run.runtime import Runtime
+from bot.run.scheduler import Scheduler
 from bot.store import NewItem
 from tests.feedserver import Route
 from tests.test_cli import SIMPLE_RULES

@@ -268,41 +268,46 @@ def test_a_stop_during_a_fanout_to_50_chats_loses_nothing(tmp_path: Path, sig: i
     chats = list(range(5001, 5051))
     with FakeTelegram() as fake, FeedServer() as feeds:
         d = Deployment(tmp_path, fake, feeds)
-        d.publish("w1", "Weather today: sunny")
-        (tmp_path / "feeds.yaml").write_text(
-            "defaults: {interval: 1s, timeout: 5s}\n"
-            f"feeds:\n  - {{name: Local Tech, url: \"{feeds.url('/feed.xml')}\"}}\n")
-        d.start()
-        wait_until(lambda: feeds.hits.get("/feed.xml", 0) >= 1, what="the first poll")
-        for chat in chats:
-            fake.user_sends(chat, "/start")
-        fake.wait_for(lambda sent: all(any(m.chat_id == c for m in sent) for c in chats), 20)
+        try:
+            d.publish("w1", "Weather today: sunny")
+            (tmp_path / "feeds.yaml").write_text(
+                "defaults: {interval: 1s, timeout: 5s}\n"
+                f"feeds:\n  - {{name: Local Tech, url: \"{feeds.url('/feed.xml')}\"}}\n")
+            d.start()
+            wait_until(lambda: feeds.hits.get("/feed.xml", 0) >= 1, what="the first poll")
+            for chat in chats:
+                fake.user_sends(chat, "/start")
+            fake.wait_for(lambda sent: all(any(m.chat_id == c for m in sent) for c in chats), 20)
 
-        def alerts() -> list[SentMessage]:
-            return [m for m in fake.sent if "Ernie" in m.text and m.chat_id in chats]
+            def alerts() -> list[SentMessage]:
+                return [m for m in fake.sent if "Ernie" in m.text and m.chat_id in chats]
 
-        d.publish("m1", MATCH)
-        wait_until(lambda: len(alerts()) >= 15, 20, "the fan-out to start")
-        assert d.proc is not None
-        t0 = time.monotonic()
-        d.proc.send_signal(sig)  # mid fan-out
-        code = d.proc.wait(timeout=20)
-        took = time.monotonic() - t0
-        d.proc = None
-        at_kill = len(alerts())
-        if sig == signal.SIGTERM:
-            assert code == 0 and took < 10, (code, took)
-        assert at_kill < len(chats), "the fan-out finished before the kill; nothing was tested"
-        d.start()
-        wait_until(lambda: {m.chat_id for m in alerts()} == set(chats), 30, "every chat's alert")
-        time.sleep(1.0)
-        d.stop()
-        per_chat = {c: sum(1 for m in alerts() if m.chat_id == c) for c in chats}
-        repeats = sum(n - 1 for n in per_chat.values())
-        assert min(per_chat.values()) == 1
-        # kill -9: at most DeliveryLimits.max_in_flight; SIGTERM lets those finish and marks them
-        assert repeats <= (8 if sig == signal.SIGKILL else 0)
-        print(f"signal {sig} after {at_kill} of 50 alerts; repeats after restart: {repeats}")
+            d.publish("m1", MATCH)
+            wait_until(lambda: len(alerts()) >= 15, 20, "the fan-out to start")
+            assert d.proc is not None
+            t0 = time.monotonic()
+            d.proc.send_signal(sig)  # mid fan-out
+            code = d.proc.wait(timeout=20)
+            took = time.monotonic() - t0
+            d.proc = None
+            at_kill = len(alerts())
+            if sig == signal.SIGTERM:
+                assert code == 0 and took < 10, (code, took)
+            assert at_kill < len(chats), "the fan-out finished before the kill; nothing was tested"
+            d.start()
+            wait_until(lambda: {m.chat_id for m in alerts()} == set(chats), 30, "every chat's alert")
+            time.sleep(1.0)
+            d.stop()
+            per_chat = {c: sum(1 for m in alerts() if m.chat_id == c) for c in chats}
+            repeats = sum(n - 1 for n in per_chat.values())
+            assert min(per_chat.values()) == 1
+            # kill -9: at most DeliveryLimits.max_in_flight; SIGTERM lets those finish and marks them
+            assert repeats <= (8 if sig == signal.SIGKILL else 0)
+            print(f"signal {sig} after {at_kill} of 50 alerts; repeats after restart: {repeats}")
+        finally:  # a failed assertion must not leave a bot running after the test
+            if d.proc is not None and d.proc.poll() is None:
+                d.proc.kill()
+                d.proc.wait()
 
 
 def test_a_rejected_token_stops_run_with_a_clear_message(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ from bot.ingest.pipeline import CycleReport
 from bot.render.alerts import render_alert
 from bot.render.replies import render_notice
 from bot.render.text import RenderedMessage, cut
-from bot.run.runtime import Config, Runtime, Scheduler, stop_on_signals
+from bot.run.configuration import Config
+from bot.run.runtime import Runtime
+from bot.run.scheduler import Scheduler, stop_on_signals
 from bot.telegram.commands import Commands, Services, register_commands
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
 

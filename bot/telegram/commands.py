@@ -46,7 +46,7 @@ from bot.render.replies import (
     render_status,
 )
 from bot.render.text import MAX_CHARS, RenderedMessage, cut
-from bot.run.runtime import describe_change
+from bot.run.configuration import describe_change
 from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
 
 log = logging.getLogger(__name__)
