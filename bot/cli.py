@@ -145,7 +145,7 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.render.console import alert_json
+    from bot.render.terminal import alert_json
     from bot.run.configuration import load_config
     from bot.run.runtime import Runtime, print_report
 
@@ -273,7 +273,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.render.console import alert_json, format_alert
+    from bot.render.terminal import alert_json, format_alert
 
     store = _existing_store(settings)
     if store is None:
@@ -289,7 +289,7 @@ def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.config import load_feeds
-    from bot.render.console import health_json, health_table
+    from bot.render.terminal import health_json, health_table
 
     feeds = None
     try:

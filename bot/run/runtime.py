@@ -19,9 +19,9 @@ from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.pipeline import CycleReport, ParsePool, Pipeline
 from bot.match.matching import match_item
 from bot.models import Feed, Hit
-from bot.render.console import format_alert, format_followup
 from bot.render.digest import render_digest
 from bot.render.notices import config_notice, health_notice
+from bot.render.terminal import format_alert, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
 from bot.schedule import PollPolicy, assess_health, due_feeds, next_due
 from bot.store import Store
