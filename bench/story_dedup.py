@@ -16,7 +16,7 @@ then all items go through Store.record_items in order and the resulting stories 
 pairwise (a pair of items is a true positive when both the labels and the stories agree).
 
 (b) Lookup cost. Synthetic items (titles drawn from the corpus vocabulary by frequency, one
-every 30 s, i.e. ~2,900 a day) are bulk-loaded into a real SQLite store, then Store.find_story
+every 30 s, i.e. ~2,900 a day) are bulk-loaded into a real SQLite store, then store.stories.find
 is timed for fresh items (new titles) and for near-duplicates of recent items, at each size.
 """
 
@@ -504,7 +504,7 @@ def bulk_load(store: Store, start: int, stop: int, vocab: tuple, seed: int = 1
 
 def time_lookups(store: Store, probes: Sequence[stories.StoryKeys], now: datetime,
                  expect: Sequence[int] | None = None) -> tuple[float, float, float, float | None]:
-    """Mean and p99 µs of Store.find_story over the probes, mean candidates returned, and
+    """Mean and p99 µs of store.stories.find over the probes, mean candidates returned, and
     (given the item each probe copies) the share of probes whose item was a candidate."""
     times: list[float] = []
     found = hit = 0
@@ -525,7 +525,7 @@ def run_lookup(corpus: Path, sizes: Sequence[int], probes: int = 2000) -> None:
     """Part (b): lookup cost at each size, on one growing store."""
     vocab = vocabulary(corpus_items(corpus))
     _init_worker(vocab)
-    print(f"\n## (b) lookup cost: Store.find_story, {probes} probes per row "
+    print(f"\n## (b) lookup cost: store.stories.find, {probes} probes per row "
           f"(one synthetic item every 30 s; 10% Chinese titles)")
     print(f"{'stored':>9} {'build s':>8} {'sqlite s':>8} {'db MB':>7} {'probe':>10} "
           f"{'mean µs':>8} {'p99 µs':>8} {'cands':>6} {'found':>6}")

@@ -118,6 +118,21 @@ def test_every_folder_is_in_a_layer_and_says_what_it_owns() -> None:
             f"bot/{folder.name}/__init__.py has no docstring saying what the folder owns")
 
 
+def test_architecture_md_names_every_module_in_its_folder() -> None:
+    """ARCHITECTURE.md is the map: a module it does not name is a module nobody will find."""
+    text = (BOT.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    missing = []
+    for path in sorted(BOT.rglob("*.py")):
+        if path.name == "__init__.py" or "__pycache__" in path.parts:
+            continue
+        folder = path.parent.name
+        if folder != "bot" and f"{folder}/" not in text:
+            missing.append(f"bot/{folder}/")
+        if path.name not in text:
+            missing.append(str(path.relative_to(BOT.parent)))
+    assert not missing, "not in ARCHITECTURE.md: " + ", ".join(missing)
+
+
 def test_no_file_over_600_lines_and_no_class_over_300() -> None:
     big = []
     for path in sorted(BOT.rglob("*.py")):
