@@ -151,3 +151,44 @@ def test_explain_accepts_a_stored_item_id(workdir):
     assert "Qwen 3 tops the charts" in result.stdout and "alibaba" in result.stdout
     missing = newsbot("explain", "99999", cwd=workdir)
     assert missing.returncode == 1 and "No stored item with id 99999" in missing.stderr
+
+
+@pytest.fixture
+def one_event_two_feeds(tmp_path, feed_server):
+    """One launch reported by an English and a Chinese feed, and an unrelated item."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "llm.yaml").write_text(SIMPLE_RULES, encoding="utf-8")
+    feed_server.routes["/en"] = Route(body=rss("Alibaba releases Qwen3 open-weight models",
+                                                "Weather today", site="en.example"))
+    feed_server.routes["/zh"] = Route(body=rss("阿里巴巴发布通义千问Qwen3系列模型并全部开源",
+                                                site="zh.example"))
+    (tmp_path / "feeds.yaml").write_text(
+        "feeds:\n"
+        f"  - {{name: English, url: '{feed_server.url('/en')}', timeout: 5s}}\n"
+        f"  - {{name: Chinese, url: '{feed_server.url('/zh')}', timeout: 5s}}\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_poll_json_prints_every_new_matched_item_with_its_story_and_whether_it_alerted(
+        one_event_two_feeds):
+    result = newsbot("poll", "--json", cwd=one_event_two_feeds)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(line["feed"] for line in lines) == ["Chinese", "English"]  # not the weather
+    assert len({line["story_id"] for line in lines}) == 1, lines  # one launch, one story
+    assert sorted(line["alerted"] for line in lines) == [False, True]
+
+
+def test_explain_two_item_ids_says_whether_they_are_one_story_and_why(one_event_two_feeds):
+    lines = [json.loads(line) for line in
+             newsbot("poll", "--json", cwd=one_event_two_feeds).stdout.splitlines()]
+    first, second = (str(line["item_id"]) for line in lines)
+    result = newsbot("explain", first, second, cwd=one_event_two_feeds)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "stored as: ONE story" in out
+    assert "same happening" in out and "shared subjects: alibaba" in out
+    assert "alibaba|3" in out  # the product version both name: Qwen3
+    assert "what happened:" in out and "time gap" in out

@@ -54,6 +54,7 @@ class It:
     feed: str = "Test Feed"
     published: datetime | None = NOW
     first_seen: datetime = NOW
+    lang: str | None = "en"
 
 
 @dataclass
@@ -333,3 +334,22 @@ def test_a_long_digest_is_split_between_lines_and_each_part_fits() -> None:
         lines = s.splitlines()
         assert lines[0] == "Daily digest (continued)" and lines[2].startswith("#")
         assert not lines[3].startswith("• ") and lines[4].startswith("• ")
+
+
+@dataclass
+class Src:
+    feed: str
+    title: str
+    link: str | None
+    lang: str | None
+
+
+def test_sources_name_the_outlets_and_mark_those_in_another_language() -> None:
+    sources = [Src("Bloomberg", "Baidu unveils Ernie 5.0", "https://bloomberg.test/1", "en"),
+               Src("36氪", "百度发布文心大模型5.0", "https://36kr.test/1", "zh-CN"),
+               Src("Wire", "Baidu unveils Ernie 5.0", None, None)]
+    message = render_alert(It("Baidu launches Ernie 5.0"), [], WL, sources=sources)
+    assert message.plain.endswith("+3 sources: Bloomberg, 36氪 (zh), Wire")
+    assert '<a href="https://36kr.test/1">36氪</a> (zh)' in message.html
+    chinese = render_alert(It("百度发布文心大模型5.0", lang="zh"), [], WL, sources=sources[:2])
+    assert chinese.plain.endswith("+2 sources: Bloomberg (en), 36氪")

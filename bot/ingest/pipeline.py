@@ -38,11 +38,14 @@ from bot.store import (
     Recorded,
     Store,
 )
+from bot.stories.forms import EventForm
 from bot.stories.keys import StoryKeys
 
 log = logging.getLogger(__name__)
 
 Matcher = Callable[[str, str], list[Hit]]
+# A matched item read as an event (bot/stories/forms.py event_form with the current rules)
+Describer = Callable[[Item, list[Hit]], EventForm]
 Outcome = Literal["ok", "not_modified", "unchanged", "failed"]
 
 # Bodies read and not yet stored, at once: a bound on memory (a few hundred kB), with room
@@ -173,6 +176,7 @@ class Pipeline:
         matcher: Matcher,
         *,
         parse_pool: ParsePool | None = None,
+        describe: Describer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: PollPolicy = PollPolicy(),
         outages: OutageDetector | None = None,
@@ -180,6 +184,7 @@ class Pipeline:
         self.store = store
         self.fetcher = fetcher
         self.matcher = matcher
+        self.describe = describe
         self.parse_pool = parse_pool or ParsePool(workers=0)
         self.clock = clock
         self.policy = policy
@@ -360,8 +365,14 @@ class Pipeline:
         unique: dict[str, Item] = {}
         for item in parsed.items:
             unique.setdefault(item.key, item)
-        return [NewItem(item, self.matcher(item.title, item.summary), story_keys.get(key))
-                for key, item in unique.items()]
+        out = []
+        for key, item in unique.items():
+            hits = self.matcher(item.title, item.summary)
+            event = None
+            if self.describe is not None and any(h.list for h in hits):
+                event = self.describe(item, hits)
+            out.append(NewItem(item, hits, story_keys.get(key), event))
+        return out
 
 
 class _Writer:

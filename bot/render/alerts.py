@@ -71,7 +71,7 @@ def render_alert(item: ItemLike, hits: Sequence[Hit], watchlists: WatchlistsLike
         # Plain-text fallback has no anchor: show the URL itself.
         b.plain.append(f"\n{link}")
         b.length += tg_len(link) + 1
-    more = _sources_block(sources)
+    more = _sources_block(sources, item.lang)
     summary = clean(item.summary)
     if summary:
         b.text("\n\n")
@@ -85,8 +85,14 @@ def render_alert(item: ItemLike, hits: Sequence[Hit], watchlists: WatchlistsLike
 MAX_SOURCES_SHOWN = 8
 
 
-def _sources_block(sources: Sequence[SourceLike]) -> tuple[str, str] | None:
-    """ "+N sources: A, B, C" as (html, plain), the first few linked; None without sources."""
+def _language(tag: str | None) -> str | None:
+    """The primary language of a tag ("zh-CN" → "zh"); None when unknown."""
+    return tag.split("-")[0].lower() if tag else None
+
+
+def _sources_block(sources: Sequence[SourceLike], lang: str | None) -> tuple[str, str] | None:
+    """ "+N sources: A, B (zh), C" as (html, plain), the first few linked, a source in another
+    language than the alert marked with its language; None without sources."""
     if not sources:
         return None
     shown = sources[:MAX_SOURCES_SHOWN]
@@ -94,8 +100,11 @@ def _sources_block(sources: Sequence[SourceLike]) -> tuple[str, str] | None:
     for src in shown:
         name = cut(clean(src.feed), 60)
         link = safe_url(src.link)
-        html_parts.append(f'<a href="{esc(link)}">{esc(name)}</a>' if link else esc(name))
-        plain_parts.append(name)
+        other = _language(src.lang)
+        mark = f" ({other})" if other and other != _language(lang) else ""
+        html_parts.append((f'<a href="{esc(link)}">{esc(name)}</a>' if link else esc(name))
+                          + esc(mark))
+        plain_parts.append(name + mark)
     extra = len(sources) - len(shown)
     tail = f" and {extra} more" if extra else ""
     label = f"+{len(sources)} source{'s' if len(sources) > 1 else ''}: "

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.store import FeedHealth, StoredItem
+from bot.stories.events import Verdict
 
 EntityName = Callable[[str], str]
 
@@ -40,8 +41,9 @@ def format_followup(item: StoredItem) -> str:
     return line + (f"\n    {item.link}" if item.link else "")
 
 
-def alert_json(item: StoredItem) -> str:
-    """One `poll --json` / `recent --json` line (the DESIGN.md contract)."""
+def alert_json(item: StoredItem, *, alerted: bool | None = None) -> str:
+    """One `poll --json` / `recent --json` line (the DESIGN.md contract); `alerted` (poll):
+    whether the item was its story's alert, or joined a story alerted before."""
     return json.dumps(
         {
             "item_id": item.id,
@@ -55,6 +57,7 @@ def alert_json(item: StoredItem) -> str:
             "backfill": item.backfill,
             "story_id": item.story_id,
             "sources": item.sources,
+            **({} if alerted is None else {"alerted": alerted}),
         },
         ensure_ascii=False,
     )
@@ -112,3 +115,46 @@ def health_table(rows: Sequence[FeedHealth]) -> str:
     out.append(f"{len(rows)} feeds: {states.count('ok')} ok, {failing} failing or unreachable, "
                f"{states.count('SILENT')} silent, {states.count('new')} not polled yet")
     return "\n".join(out)
+
+
+def story_evidence(a: StoredItem, b: StoredItem, *, verdict: Verdict | None, title_similarity: float,
+                   shared_keys: Sequence[str]) -> str:
+    """`newsbot explain ID ID`: whether two stored items are one story, and why.
+
+    `verdict` is bot.stories.events.same_event's for the later item against the earlier
+    item's story (None when either item matched no watchlist: only URL/GUID keys and the
+    title rule can join those)."""
+    gap = ((b.published or b.first_seen) - (a.published or a.first_seen)).total_seconds() / 3600
+    same = a.story_id is not None and a.story_id == b.story_id
+    lines = [
+        f"item {a.id} ({a.feed}, {when(a.published or a.first_seen)}, story {a.story_id}): {a.title}",
+        f"item {b.id} ({b.feed}, {when(b.published or b.first_seen)}, story {b.story_id}): {b.title}",
+        f"stored as: {'ONE story' if same else 'two stories'}; time gap {gap:.1f} h",
+        f"shared URL/GUID keys: {', '.join(shared_keys) if shared_keys else 'none'}",
+        f"title similarity: {title_similarity:.0f} / 100",
+    ]
+    if verdict is None:
+        lines.append("event evidence: none (an item that matches no watchlist is not read as an "
+                     "event)")
+        return "\n".join(lines)
+    ev = verdict.evidence
+    lines.append(f"event verdict of item {b.id} against item {a.id}'s story: "
+                 f"{'same happening' if verdict.same else 'another happening'} "
+                 f"(score {verdict.score:.2f})")
+    labels = [("subjects", "subjects of the later item"), ("shared_subjects", "shared subjects"),
+              ("shared_products", "shared products/versions"), ("action", "what happened"),
+              ("story_kinds", "the story's kind"), ("shared_numbers", "shared numbers"),
+              ("text_cos", "text similarity (cosine)"),
+              ("text_same_lang", "same-language wording"), ("parts", "score parts"),
+              ("conflicts", "conflicts")]
+    for key, label in labels:
+        if key in ev and ev[key] not in (None, [], {}):
+            value = ev[key]
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value)
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            lines.append(f"  {label}: {value}")
+    if ev.get("near_duplicate"):
+        lines.append("  near-identical title: joins whatever else differs")
+    return "\n".join(lines)

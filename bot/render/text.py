@@ -37,6 +37,7 @@ class ItemLike(Protocol):
     link: str | None
     published: datetime | None
     first_seen: datetime
+    lang: str | None  # a source in another language is marked in "+N sources"
 
 
 class SourceLike(Protocol):
@@ -45,6 +46,7 @@ class SourceLike(Protocol):
     feed: str
     title: str
     link: str | None
+    lang: str | None
 
 
 class EntityLike(Protocol):

@@ -18,13 +18,16 @@ from bot.errors import ConfigError
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.pipeline import CycleReport, ParsePool, Pipeline
 from bot.match.matching import match_item
-from bot.models import Feed, Hit
+from bot.match.watchlists import Watchlists
+from bot.models import Feed, Hit, Item
 from bot.render.digest import render_digest
 from bot.render.notices import config_notice, health_notice
 from bot.render.terminal import format_alert, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
 from bot.schedule import PollPolicy, assess_health, due_feeds, next_due
 from bot.store import Store
+from bot.stories.forms import EventForm, event_form
+from bot.stories.lexicon import Lexicon, build_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +44,24 @@ class Runtime:
         self.fetcher = Fetcher(FetchLimits())
         self.parse_pool = ParsePool(workers)
         self.pipeline = Pipeline(
-            self.store, self.fetcher, self.match, parse_pool=self.parse_pool, policy=policy
+            self.store, self.fetcher, self.match, parse_pool=self.parse_pool,
+            describe=self.describe, policy=policy,
         )
+        self._lexicon: tuple[Watchlists, Lexicon] | None = None
         self._signature = config_signature(settings)
         self._reported_problems: tuple[str, ...] = ()
 
     def match(self, title: str, summary: str) -> list[Hit]:
         """The current watchlists' matcher (reads self.config at call time: reload-safe)."""
         return match_item(title, summary, self.config.watchlists)
+
+    def describe(self, item: Item, hits: list[Hit]) -> EventForm:
+        """A matched item read as an event, with the current rules' product lexicon (built on
+        first use, ~0.2 s: a cycle of 304s never needs it). The store sets its time."""
+        watchlists = self.config.watchlists
+        if self._lexicon is None or self._lexicon[0] is not watchlists:
+            self._lexicon = (watchlists, build_lexicon(watchlists))
+        return event_form(item.title, item.summary, item.lang, hits, 0, self._lexicon[1])
 
     def reload(self) -> Config:
         """Re-read feeds and rules; keep the old configuration when the new one is broken."""

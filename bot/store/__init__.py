@@ -6,6 +6,7 @@
     store.outbox       deliveries: due, sent, retried, failed; notices      (outbox.py)
     store.subscribers  chats, follows, deactivation                         (subscribers.py)
     store.digests      digest mode: held rows and their release             (digests.py)
+    store.events       event forms, candidate stories by event key, profiles (events.py)
     store.intake       a poll's new items → items, stories, alerts, outbox  (intake.py)
 
 All parts share one connection and one lock (`store.db`, db.py); the schema and its
@@ -20,6 +21,7 @@ from pathlib import Path
 from bot.errors import StoreError
 from bot.store.db import Db
 from bot.store.digests import Digests, HeldItem
+from bot.store.events import Events
 from bot.store.feeds import FeedHealth, Feeds, FeedState, FetchRecord, HealthInput
 from bot.store.intake import Intake, NewItem, PollOutcome, PollRecord, Recorded
 from bot.store.items import Items, StoredItem
@@ -52,7 +54,8 @@ class Store:
         self.outbox = Outbox(self.db, self.items, self.stories)
         self.subscribers = Subscribers(self.db)
         self.digests = Digests(self.db, self.items, self.stories)
-        self.intake = Intake(self.db, self.stories, self.subscribers)
+        self.events = Events(self.db)
+        self.intake = Intake(self.db, self.stories, self.subscribers, self.events)
 
     def close(self) -> None:
         self.db.close()

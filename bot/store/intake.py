@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.models import Feed, Hit, Item
 from bot.store.db import Db, chunks, epoch, marks, ts
+from bot.store.events import Events
 from bot.store.feeds import FetchRecord, write_fetch
 from bot.store.items import StoredItem, known_keys
 from bot.store.outbox import queue_alert, queue_edits
 from bot.store.stories import Batch, Stories, probe
 from bot.store.subscribers import Subscriber, Subscribers
+from bot.stories.events import choose_event
+from bot.stories.forms import EventForm, event_index_keys
 from bot.stories.keys import StoryKeys, choose_story
 
 
@@ -29,6 +32,7 @@ class NewItem:
     item: Item
     hits: Sequence[Hit] = field(default_factory=tuple)
     story_keys: StoryKeys | None = None  # computed off the writer when possible
+    event: EventForm | None = None  # a matched item read as an event (bot/stories/forms.py)
 
     @property
     def matched(self) -> bool:
@@ -70,10 +74,12 @@ Placed = tuple[NewItem, int, int, bool]
 class Intake:
     """Records polls: new items into stories, alerts and outbox rows, one transaction each."""
 
-    def __init__(self, db: Db, stories: Stories, subscribers: Subscribers) -> None:
+    def __init__(self, db: Db, stories: Stories, subscribers: Subscribers,
+                 events: Events) -> None:
         self.db = db
         self._stories = stories
         self._subscribers = subscribers
+        self._events = events
 
     def record_items(
         self, feed: Feed, new_items: Sequence[NewItem], now: datetime, *, backfill: bool
@@ -121,6 +127,15 @@ class Intake:
     def _record_items(
         self, feed: Feed, new_items: Sequence[NewItem], now: datetime, *, backfill: bool
     ) -> PollOutcome:
+        try:
+            return self._record_new(feed, new_items, now, backfill=backfill)
+        except BaseException:
+            self._events.forget()  # its cache may hold what the rollback undid
+            raise
+
+    def _record_new(
+        self, feed: Feed, new_items: Sequence[NewItem], now: datetime, *, backfill: bool
+    ) -> PollOutcome:
         unique: dict[str, NewItem] = {}
         for new in new_items:
             unique.setdefault(new.item.key, new)
@@ -139,14 +154,26 @@ class Intake:
             # keys instead makes SQLite scan child tables on every insert.
             next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0]
             batch = Batch()
+            batch_events: dict[int, set[int]] = {}  # event key → stories placed in this batch
+            event_index: list[tuple[int, int, int, int]] = []  # story_keys rows of events
             placed: list[Placed] = []
             for offset, (new, keys) in enumerate(zip(fresh, probes, strict=True)):
                 item_id = next_id + offset
                 candidates = [*found[offset], *batch.candidates(keys)]
+                # the same URL/GUID or a near-identical title: the same story, whatever it is
                 story_id = choose_story(keys, candidates, feed=feed.name)
+                form = replace(new.event, at=epoch(keys.at)) if new.event and new.matched else None
+                event_keys = event_index_keys(form) if form else ()
+                if form is not None and story_id is None:
+                    story_id = self._event_story(conn, form, event_keys, batch_events)
                 is_new = story_id is None
                 story_id = item_id if story_id is None else story_id
                 batch.add(keys, item_id, story_id, new.item.title, feed.name)
+                if form is not None:
+                    self._events.add(conn, item_id, story_id, form, is_new)
+                    for key in event_keys:
+                        batch_events.setdefault(key, set()).add(story_id)
+                    event_index += [(key, form.at, item_id, story_id) for key in event_keys]
                 placed.append((new, item_id, story_id, is_new))
             conn.executemany(
                 """INSERT INTO items (id, feed, key, guid, title, summary, link, published,
@@ -187,9 +214,21 @@ class Intake:
                 "ON CONFLICT DO NOTHING",
                 [(key, at, item_id, story_id)
                  for (_, item_id, story_id, _), keys in zip(placed, probes, strict=True)
-                 for at in (epoch(keys.at),) for key in keys.index],
+                 for at in (epoch(keys.at),) for key in keys.index] + event_index,
             )
             return PollOutcome(len(fresh), self._alert(conn, feed, placed, now, backfill=backfill))
+
+    def _event_story(self, conn: sqlite3.Connection, form: EventForm, keys: Sequence[int],
+                     batch_events: dict[int, set[int]]) -> int | None:
+        """The story whose happening this item reports (bot/stories/events.py), if any:
+        among the stories of the last 48 h that share an event key with it."""
+        candidates = self._events.candidates(conn, keys, form.at)
+        candidates += [s for key in keys for s in batch_events.get(key, ()) if s not in candidates]
+        if not candidates:
+            return None
+        profiles = self._events.profiles(conn, candidates)
+        story_id, _, _ = choose_event(form, profiles, self._events.idf(conn))
+        return story_id
 
     def _alert(
         self, conn: sqlite3.Connection, feed: Feed, placed: Sequence[Placed],

@@ -262,3 +262,26 @@ def _v1_key(key: str) -> int:
         band, _, mixed = key[1:].partition(":")
         return (int(band) << 48) | int(mixed, 16)
     return exact_index(key)
+
+
+@migrations()
+def m007_item_events(db: Database) -> None:
+    # Issue 10: a story is an event. Each matched item keeps its event form (JSON, written by
+    # bot/stories/forms.py) so that a story's profile can be rebuilt after a restart; its
+    # event keys go into story_keys beside the title and URL keys (bot/stories/forms.py
+    # puts them in a range of their own). The story index answers "which stories of the
+    # last 48 h share a key"; item_events answers "what are their members". No foreign keys:
+    # a form is written as its item is placed, before the batch's items and stories rows
+    # exist (they go in together afterwards, in the same transaction).
+    _run(
+        db,
+        """
+        CREATE TABLE item_events (
+            item_id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            form TEXT NOT NULL
+        );
+        CREATE INDEX item_events_story ON item_events (story_id, at)
+        """,
+    )

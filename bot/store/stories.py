@@ -36,6 +36,7 @@ class Source:
     feed: str
     title: str
     link: str | None
+    lang: str | None = None
 
 
 class Stories:
@@ -84,11 +85,12 @@ class Stories:
         for story_id, item_id in stories:
             seen: dict[str, Source] = {}
             for r in self.db.rows(
-                """SELECT feed, title, link FROM items WHERE story_id = ? AND id != ?
+                """SELECT feed, title, link, lang FROM items WHERE story_id = ? AND id != ?
                    ORDER BY first_seen, id""",
                 [story_id, item_id],
             ):
-                seen.setdefault(r["feed"], Source(r["feed"], r["title"], r["link"]))  # type: ignore[arg-type]
+                seen.setdefault(r["feed"], Source(r["feed"], r["title"], r["link"],  # type: ignore[arg-type]
+                                                  r["lang"]))  # type: ignore[arg-type]
             out[(story_id, item_id)] = tuple(seen.values())
         return out
 

@@ -1,0 +1,130 @@
+"""Event memory: each matched item's event form, the stories its event keys find, their profiles.
+
+The decision itself is pure (bot/stories/events.py); this part gives it what it compares: the
+candidate stories of the last 48 hours that share an event key (one indexed query, bounded),
+each story's profile (rebuilt from its members' stored forms, cached while the story's
+membership is unchanged) and document frequencies of the stored forms' text features.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from bot.store.db import Db, chunks, marks
+from bot.stories.events import MAX_MEMBERS, WINDOW_S, DocFreq, StoryProfile
+from bot.stories.forms import EventForm, form_from_json, form_to_json
+
+# A story lookup considers at most this many stories (the most recently active first) that
+# share an event key: a hot entity on a big day has a few dozen open stories, not thousands.
+MAX_CANDIDATES = 30
+# A profile counts all of a story's members; one of more than this many members is rebuilt
+# from its most recent ones (a story that large is settled).
+MAX_PROFILE_MEMBERS = 200
+# Document frequencies come from the most recent stored forms.
+IDF_FORMS = 5000
+_CACHE_STORIES = 2000
+
+
+class Events:
+    """The item_events table and the event rows of the story index."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self._profiles: OrderedDict[int, tuple[int, StoryProfile]] = OrderedDict()
+        self._idf: DocFreq | None = None
+
+    def candidates(self, conn: sqlite3.Connection, keys: Sequence[int], at: int,
+                   window: int = WINDOW_S) -> list[int]:
+        """Stories with a member within `window` of `at` that shares one of these event keys,
+        the most recently active first, at most MAX_CANDIDATES."""
+        if not keys:
+            return []
+        rows = conn.execute(
+            f"""SELECT story_id, MAX(at) AS last FROM story_keys
+                WHERE key IN ({marks(keys)}) AND at BETWEEN ? AND ?
+                GROUP BY story_id ORDER BY last DESC LIMIT ?""",
+            [*keys, at - window, at + window, MAX_CANDIDATES],
+        ).fetchall()
+        return [story_id for story_id, _ in rows]
+
+    def profiles(self, conn: sqlite3.Connection, story_ids: Sequence[int]) -> dict[int, StoryProfile]:
+        """The profile of each of these stories that has event members (cached per membership)."""
+        counts: dict[int, int] = {}
+        for chunk in chunks(sorted(set(story_ids))):
+            counts.update(conn.execute(
+                f"""SELECT story_id, COUNT(*) FROM item_events
+                    WHERE story_id IN ({marks(chunk)}) GROUP BY story_id""", chunk).fetchall())
+        out: dict[int, StoryProfile] = {}
+        idf = self.idf(conn)
+        for story_id, n in counts.items():
+            cached = self._profiles.get(story_id)
+            if cached is None or cached[0] != n:
+                forms = self.story_forms(conn, story_id, MAX_PROFILE_MEMBERS)
+                cached = (n, StoryProfile.of(forms, idf))
+                self._remember(story_id, cached)
+            else:
+                self._profiles.move_to_end(story_id)
+            out[story_id] = cached[1]
+        return out
+
+    def story_forms(self, conn: sqlite3.Connection, story_id: int,
+                    limit: int = MAX_MEMBERS) -> list[EventForm]:
+        """A story's most recent `limit` member forms, oldest first."""
+        rows = conn.execute(
+            """SELECT form FROM (SELECT form, at, item_id FROM item_events WHERE story_id = ?
+                                 ORDER BY at DESC, item_id DESC LIMIT ?)
+               ORDER BY at, item_id""",
+            [story_id, limit],
+        ).fetchall()
+        return [form_from_json(json.loads(form)) for (form,) in rows]
+
+    def form(self, item_id: int) -> tuple[int, EventForm] | None:
+        """A stored item's (story id, event form), or None for an item without one."""
+        rows = self.db.rows("SELECT story_id, form FROM item_events WHERE item_id = ?",
+                            [item_id])
+        if not rows:
+            return None
+        return int(rows[0]["story_id"]), form_from_json(json.loads(str(rows[0]["form"])))  # type: ignore[call-overload]
+
+    def idf(self, conn: sqlite3.Connection) -> DocFreq:
+        """Document frequencies of the most recent stored forms (built once, then kept)."""
+        if self._idf is None:
+            idf = DocFreq()
+            for (form,) in conn.execute(
+                    "SELECT form FROM item_events ORDER BY item_id DESC LIMIT ?", [IDF_FORMS]):
+                idf.n += 1
+                idf.df.update(json.loads(form)["tf"].keys())
+            self._idf = idf
+        return self._idf
+
+    def add(self, conn: sqlite3.Connection, item_id: int, story_id: int, form: EventForm,
+            new_story: bool) -> None:
+        """Store one placed item's form, inside the caller's transaction, at once: the next
+        item of the same batch may be of the same story and must see it in its profile. The
+        cached profile and the frequencies learn it too (forget() after a rollback)."""
+        conn.execute(
+            "INSERT INTO item_events (item_id, story_id, at, form) VALUES (?,?,?,?)",
+            [item_id, story_id, form.at, json.dumps(form_to_json(form), ensure_ascii=False)],
+        )
+        idf = self.idf(conn)
+        idf.add(form)
+        cached = self._profiles.get(story_id)
+        if cached is not None:
+            cached[1].add(form, idf)
+            self._profiles[story_id] = (cached[0] + 1, cached[1])
+        elif new_story:
+            self._remember(story_id, (1, StoryProfile.of([form], idf)))
+
+    def forget(self) -> None:
+        """Drop every cached profile and frequency (after a rolled-back transaction)."""
+        self._profiles.clear()
+        self._idf = None
+
+    def _remember(self, story_id: int, entry: tuple[int, StoryProfile]) -> None:
+        self._profiles[story_id] = entry
+        self._profiles.move_to_end(story_id)
+        while len(self._profiles) > _CACHE_STORIES:
+            self._profiles.popitem(last=False)
