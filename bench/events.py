@@ -8,7 +8,7 @@ report one happening one story, and the others not?
 The file (../shared/eval/EVENTS.md: id, event, lang, outlet, title, summary, link, published)
 is recorded the way a poll records it: a fresh temporary store opened by the bot's own
 `Runtime` (empty feeds, the shipped rules/), items in `published` order, one feed per outlet,
-each item matched and prepared by the pipeline's own step (`Pipeline._matched_items`: hits, and
+each item matched and prepared by the pipeline's own step (`Pipeline.matched_items`: hits, and
 whatever else the pipeline hands the store, such as an event reading), then recorded alone with
 `store.intake.record_items(feed, [new_item], now=published, backfill=False)`. Each item's story
 is read back from the database. Nothing here decides what a story is: when the clustering
@@ -145,7 +145,7 @@ def production(rules: Path, db: Path) -> Iterator[Runtime]:
 def prepare(runtime: Runtime, item: Item) -> NewItem:
     """The item as the pipeline hands it to the store: matched (and read as an event, in a
     build that does that) by the pipeline's own step, so the bench follows it."""
-    [new] = runtime.pipeline._matched_items(ParsedFeed(items=[item]), {})
+    [new] = runtime.pipeline.matched_items(ParsedFeed(items=[item]), {})
     return new
 
 

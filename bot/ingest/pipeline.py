@@ -349,7 +349,7 @@ class Pipeline:
             )
             return feed, None, FeedReport(feed.name, "failed", error=error), []
 
-        items = await asyncio.to_thread(self._matched_items, parsed, story_keys)
+        items = await asyncio.to_thread(self.matched_items, parsed, story_keys)
         fetch = FetchRecord(feed, result, now, bozo=parsed.bozo,
                             next_poll=self._next_poll(feed, now, 0, result.headers, parsed.ttl))
         backfill = never_succeeded and feed.backfill == "silent"
@@ -358,7 +358,7 @@ class Pipeline:
                             items_new=outcome.new, bozo=parsed.bozo)
         return feed, None, report, outcome.recorded
 
-    def _matched_items(self, parsed: ParsedFeed,
+    def matched_items(self, parsed: ParsedFeed,
                        story_keys: dict[str, StoryKeys]) -> list[NewItem]:
         """Every distinct item of this body, matched. The store skips those it knows; matching
         them too costs less than asking the writer first (it is busy in a cold cycle)."""

@@ -17,15 +17,19 @@ from bot.store.db import Db, chunks, marks
 from bot.stories.events import MAX_MEMBERS, WINDOW_S, DocFreq, StoryProfile
 from bot.stories.forms import EventForm, form_from_json, form_to_json
 
-# A story lookup considers at most this many stories (the most recently active first) that
-# share an event key: a hot entity on a big day has a few dozen open stories, not thousands.
-MAX_CANDIDATES = 30
+# A story lookup considers at most this many stories that share an event key, those sharing
+# the most keys first (a product version, a topic-like action, several entities), then the
+# most recently active: a hot entity on a big day has a dozen open stories, template-heavy
+# feeds far more, and each candidate costs one comparison.
+MAX_CANDIDATES = 12
 # A profile counts all of a story's members; one of more than this many members is rebuilt
 # from its most recent ones (a story that large is settled).
 MAX_PROFILE_MEMBERS = 200
 # Document frequencies come from the most recent stored forms.
 IDF_FORMS = 5000
-_CACHE_STORIES = 2000
+# Profiles cached (each holds up to MAX_MEMBERS forms and vectors, ~40 kB): the stories of a
+# busy day's open events, not the archive.
+_CACHE_STORIES = 400
 
 
 class Events:
@@ -38,17 +42,17 @@ class Events:
 
     def candidates(self, conn: sqlite3.Connection, keys: Sequence[int], at: int,
                    window: int = WINDOW_S) -> list[int]:
-        """Stories with a member within `window` of `at` that shares one of these event keys,
-        the most recently active first, at most MAX_CANDIDATES."""
+        """Stories with a member within `window` of `at` that shares one of these event keys:
+        those sharing the most keys first, then the most recently active; MAX_CANDIDATES."""
         if not keys:
             return []
         rows = conn.execute(
-            f"""SELECT story_id, MAX(at) AS last FROM story_keys
+            f"""SELECT story_id FROM story_keys
                 WHERE key IN ({marks(keys)}) AND at BETWEEN ? AND ?
-                GROUP BY story_id ORDER BY last DESC LIMIT ?""",
+                GROUP BY story_id ORDER BY COUNT(DISTINCT key) DESC, MAX(at) DESC LIMIT ?""",
             [*keys, at - window, at + window, MAX_CANDIDATES],
         ).fetchall()
-        return [story_id for story_id, _ in rows]
+        return [story_id for (story_id,) in rows]
 
     def profiles(self, conn: sqlite3.Connection, story_ids: Sequence[int]) -> dict[int, StoryProfile]:
         """The profile of each of these stories that has event members (cached per membership)."""

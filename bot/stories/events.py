@@ -94,6 +94,10 @@ class StoryProfile:
     n: int = 0
     members: list[EventForm] = field(default_factory=list)
     vectors: list[dict[str, float]] = field(default_factory=list)  # idf-weighted, per member
+    # per language: the sum of its members' vectors (of `members`) and how many: the average
+    # similarity to the same-language members is one dot product with the sum, not one per member
+    lang_sums: dict[str, dict[str, float]] = field(default_factory=dict)
+    lang_counts: Counter[str] = field(default_factory=Counter)
     subjects: Counter[str] = field(default_factory=Counter)
     entities: Counter[str] = field(default_factory=Counter)   # members naming it (any field)
     products: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -108,6 +112,7 @@ class StoryProfile:
     dates: Counter[str] = field(default_factory=Counter)
     langs: Counter[str] = field(default_factory=Counter)
     centroid: dict[str, float] = field(default_factory=dict)
+    centroid_norm: float = 1.0
 
     @classmethod
     def of(cls, forms: Iterable[EventForm], idf: DocFreq | None = None) -> StoryProfile:
@@ -124,9 +129,12 @@ class StoryProfile:
         vec = _weighted(form.tf, idf)
         self.members.append(form)
         self.vectors.append(vec)
+        _accumulate(self.lang_sums.setdefault(form.lang, {}), vec, 1.0)
+        self.lang_counts[form.lang] += 1
         if len(self.members) > MAX_MEMBERS:
-            self.members.pop(0)
-            self.vectors.pop(0)
+            gone, gone_vec = self.members.pop(0), self.vectors.pop(0)
+            _accumulate(self.lang_sums[gone.lang], gone_vec, -1.0)
+            self.lang_counts[gone.lang] -= 1
         self.subjects.update(form.subjects)
         self.entities.update(form.entities.keys())
         self.products.update(form.products)
@@ -145,6 +153,7 @@ class StoryProfile:
         for t, x in vec.items():
             cen[t] = cen.get(t, 0.0) + x * k
         self.centroid = cen
+        self.centroid_norm = math.sqrt(sum(x * x for x in cen.values())) or 1.0
 
     def kinds(self) -> set[str]:
         """The story's kind(s): headline actions carried by at least a third of the members
@@ -155,6 +164,11 @@ class StoryProfile:
 
     def major_entities(self) -> set[str]:
         return {e for e, c in self.entities.items() if c * 3 >= self.n}
+
+
+def _accumulate(total: dict[str, float], vec: Mapping[str, float], sign: float) -> None:
+    for t, x in vec.items():
+        total[t] = total.get(t, 0.0) + sign * x
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +212,8 @@ def _near_duplicate(form: EventForm, other: EventForm) -> float:
 
 
 def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = None,
-               threshold: float | None = None) -> Verdict:
+               threshold: float | None = None, *,
+               vector: Mapping[str, float] | None = None) -> Verdict:
     """Is this item a report of the story's happening? Pure; returns the evidence.
 
     Order: outside the window → no. A near-identical title to a member (and numbers agree)
@@ -301,13 +316,14 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     if form.dates and profile.dates and not form.dates & set(profile.dates):
         conflicts.append(f"date {'/'.join(sorted(form.dates))} vs {'/'.join(sorted(profile.dates))}")
     # text: cosine with the centroid; and with same-language members (average link)
-    vec = _weighted(form.tf, idf)
+    vec = vector if vector is not None else _weighted(form.tf, idf)
     cen = profile.centroid
-    cnorm = math.sqrt(sum(x * x for x in cen.values())) or 1.0
+    cnorm = profile.centroid_norm
     text = sum(x * cen.get(t, 0.0) for t, x in vec.items()) / cnorm
-    same_lang = [mv for m, mv in zip(profile.members, profile.vectors) if m.lang == form.lang]
+    same_lang = profile.lang_counts.get(form.lang, 0)
     if same_lang:
-        sl = sum(sum(x * mv.get(t, 0.0) for t, x in vec.items()) for mv in same_lang) / len(same_lang)
+        lang_sum = profile.lang_sums[form.lang]
+        sl = sum(x * lang_sum.get(t, 0.0) for t, x in vec.items()) / same_lang
         ev["text_same_lang"] = round(sl, 3)
         if sl < MIN_SAME_LANG_TEXT:
             conflicts.append(f"wording {sl:.2f} with same-language reports")
@@ -327,7 +343,9 @@ def choose_event(form: EventForm, candidates: Mapping[int, StoryProfile],
                  idf: DocFreq | None = None) -> tuple[int | None, Verdict | None,
                                                       dict[int, Verdict]]:
     """The best qualifying candidate story (highest score), or None to start a new one."""
-    verdicts = {sid: same_event(form, prof, idf) for sid, prof in candidates.items()}
+    vector = _weighted(form.tf, idf)  # once, not once per candidate
+    verdicts = {sid: same_event(form, prof, idf, vector=vector)
+                for sid, prof in candidates.items()}
     best = max(((v.score, sid) for sid, v in verdicts.items() if v.same), default=None)
     if best is None:
         return None, None, verdicts

@@ -298,7 +298,7 @@ def band_keys(tokens: Iterable[str]) -> tuple[int, ...]:
 
 # One-row keys for CJK titles (below). Bigrams that most Chinese AI headlines share say
 # nothing about which story a title tells; they are left out of these keys only.
-CJK_ROW_KEYS = 6
+CJK_ROW_KEYS = 3
 COMMON_BIGRAMS = frozenset(
     "大模 模型 人工 工智 智能 发布 宣布 推出 上线 正式 公司 科技 中国 国内 今日 首个 全球 "
     "开源 技术 能力 用户 平台 行业 企业 最新 推理 生成 视频 新一 一代 百万 万亿 亿元 亿参 参数 "
