@@ -22,8 +22,6 @@ from bot.stories.lexicon import (
     EN_DATE,
     MONTH_ABBR,
     NUMBER,
-    PLACE_OF,
-    PLACE_RE,
     RIVAL_AFTER,
     RIVAL_BEFORE,
     TOPIC_ACTIONS,
@@ -31,6 +29,7 @@ from bot.stories.lexicon import (
     ZH_DATE,
     Lexicon,
     find_actions,
+    find_places,
     fold_text,
     known_product_id,
     named_products,
@@ -216,8 +215,8 @@ def event_form(title: str, summary: str, lang: str | None, hits: Iterable[Any], 
     sa = find_actions(s)
     primary = primary_action(ta) or primary_action(sa)
     primary_in_title = bool(ta) and primary == primary_action(ta)
-    places = frozenset(PLACE_OF.get(m.group(0), m.group(0)) for m in PLACE_RE.finditer(t))
-    places_s = {PLACE_OF.get(m.group(0), m.group(0)) for m in PLACE_RE.finditer(s)}
+    places = frozenset(find_places(t))
+    places_s = find_places(s)
     dates = frozenset(_dates(t))
     nums_t = _numbers(t)
     nums = frozenset(nums_t | _numbers(s))
