@@ -19,8 +19,8 @@ from bot.match.normalize import fold
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 FILE_KEYS = {"list", "catalogue", "title", "description", "topic", "include", "exclude",
              "yields_to", "entities"}
-ENTITY_KEYS = {"id", "name", "zh", "aliases", "products", "context", "exclude",
-               "implies_topic", "note"}
+ENTITY_KEYS = {"id", "name", "zh", "aliases", "products", "product_groups", "context",
+               "exclude", "implies_topic", "note"}
 REFERENCE_KEYS = {"id", "implies_topic", "note"}
 ALIAS_KEYS = {"name", "context", "ambiguous", "exclude", "case_sensitive", "fuzzy"}
 
@@ -37,6 +37,9 @@ class AliasRule:
     fuzzy: bool
     file: str
     line: int
+    # the product this name names, shared by the names of one `product_groups:` entry
+    # ("kuaishou/kling" for Kling, 可灵, Kling AI); None: no group says
+    group: str | None = None
 
 
 @dataclass
@@ -179,6 +182,7 @@ class RulesReader:
                 alias = self.read_alias(file, an, ent, product)
                 if alias is not None:
                     ent.aliases.append(alias)
+        self.read_product_groups(file, m.get("product_groups"), ent)
         self.entities[eid] = ent
 
     def plain_alias(self, file: str, node: yaml.Node, text: str, product: bool) -> AliasRule:
@@ -207,6 +211,46 @@ class RulesReader:
         alias.case_sensitive = "case_sensitive" in m and self.boolean(file, m["case_sensitive"])
         alias.fuzzy = not ("fuzzy" in m and not self.boolean(file, m["fuzzy"]))
         return alias
+
+    def read_product_groups(self, file: str, node: yaml.Node | None, ent: EntityRules) -> None:
+        """Mark the names of each `product_groups:` entry as naming one product.
+
+        Story clustering needs to tell "可灵" = "Kling" (one product, two languages) from
+        "Kling" vs "Kolors" (two products of one maker); a flat `products:` list cannot say
+        so. A group only labels aliases the entity already has, so it never changes what
+        matches. Names are compared folded (`ERNIE-Bot` = `ERNIE Bot`: one alias, so writing
+        both in one group is fine), and a name may sit in one group only: a name that named
+        two products would tell clustering nothing.
+        """
+        by_key: dict[str, list[AliasRule]] = {}
+        for a in ent.aliases:
+            by_key.setdefault(a.key, []).append(a)
+        placed: dict[str, tuple[int, int]] = {}  # folded name → (group index, its line)
+        for index, group_node in enumerate(self.seq(file, node)):
+            names = self.seq(file, group_node)
+            if not names and (isinstance(group_node, yaml.SequenceNode)
+                              or group_node.tag.endswith(":null")):
+                self.problem(file, _line(group_node), "empty product group: list the names "
+                             "of one product, e.g. [Kling, 可灵, Kling AI]")
+            group_id = None
+            for name_node in names:
+                text = self.string(file, name_node)
+                if text is None:
+                    continue
+                key = fold(text).strip()
+                line = _line(name_node)
+                if key not in by_key:
+                    self.problem(file, line, f"product group: {text!r} is not a name of entity "
+                                 f"{ent.id!r}; list it under `products:` (or `aliases:`) too")
+                elif key in placed and placed[key][0] != index:
+                    self.problem(file, line, f"product group: {text!r} is already in the group "
+                                 f"at line {placed[key][1]}; a name names one product")
+                else:
+                    placed[key] = (index, _line(group_node))
+                    # named by its first name: stable when groups are added or reordered
+                    group_id = group_id or f"{ent.id}/{key.replace(' ', '-')}"
+                    for a in by_key[key]:
+                        a.group = group_id
 
     # --- typed accessors: each reports its own mistakes and returns a usable value ---
 

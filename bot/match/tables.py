@@ -60,6 +60,7 @@ def compile_tables(reader: RulesReader) -> Watchlists:
                 context=tuple(tid(c) for c in context),
                 exclude=tuple(tid(x) for x in a.exclude + ent.exclude + list_excl[ent.id]),
                 case_form=fold_keep_case(a.text).strip() if a.case_sensitive else None,
+                group=a.group,  # its spelling variants find this spec: one group for all
             )
             alias_of[sid] = spec
             patterns[sid] = [v for v in _spelling_variants(a.text) if v not in terms]

@@ -44,6 +44,10 @@ class AliasSpec:
     context: tuple[int, ...]  # term ids; non-empty means ambiguous
     exclude: tuple[int, ...]  # term ids of exclusion phrases
     case_form: str | None  # folded-but-cased form, when the alias is case-sensitive
+    # the product this alias names ("kuaishou/kling" for Kling, 可灵, Kling AI and their
+    # spelling variants), from the rules' `product_groups:`; None when no group says. Story
+    # clustering reads it to tell one product's names from another product of the maker.
+    group: str | None = None
 
 
 @dataclass(frozen=True)
