@@ -27,6 +27,10 @@ MAX_CANDIDATES = 12
 MAX_PROFILE_MEMBERS = 200
 # Document frequencies come from the most recent stored forms.
 IDF_FORMS = 5000
+# Per event key, a lookup reads at most this many index rows, the most recent in the window:
+# an entity named by thousands of items in two days (template feeds, a very big day) must
+# not make every lookup read thousands of rows. Its open stories are among the recent rows.
+KEY_ROWS = 200
 # Profiles cached (each holds up to MAX_MEMBERS forms and vectors, ~40 kB): the stories of a
 # busy day's open events, not the archive.
 _CACHE_STORIES = 400
@@ -46,11 +50,16 @@ class Events:
         those sharing the most keys first, then the most recently active; MAX_CANDIDATES."""
         if not keys:
             return []
+        lo, hi = at - window, at + window
         rows = conn.execute(
-            f"""SELECT story_id FROM story_keys
-                WHERE key IN ({marks(keys)}) AND at BETWEEN ? AND ?
-                GROUP BY story_id ORDER BY COUNT(DISTINCT key) DESC, MAX(at) DESC LIMIT ?""",
-            [*keys, at - window, at + window, MAX_CANDIDATES],
+            """WITH q (key) AS (SELECT value FROM json_each(?))
+               SELECT k.story_id FROM q JOIN story_keys k ON k.key = q.key
+                 AND k.at <= ? AND k.at >= COALESCE(
+                   (SELECT b.at FROM story_keys b WHERE b.key = q.key AND b.at BETWEEN ? AND ?
+                    ORDER BY b.at DESC LIMIT 1 OFFSET ?), ?)
+               GROUP BY k.story_id ORDER BY COUNT(DISTINCT k.key) DESC, MAX(k.at) DESC
+               LIMIT ?""",
+            [json.dumps(list(keys)), hi, lo, hi, KEY_ROWS - 1, lo, MAX_CANDIDATES],
         ).fetchall()
         return [story_id for (story_id,) in rows]
 

@@ -111,8 +111,10 @@ class StoryProfile:
     places: Counter[str] = field(default_factory=Counter)
     dates: Counter[str] = field(default_factory=Counter)
     langs: Counter[str] = field(default_factory=Counter)
+    # the sum of every member's vector: the centroid up to a factor, which a cosine ignores;
+    # kept as a sum (and its squared norm) so that adding a member costs its own size only
     centroid: dict[str, float] = field(default_factory=dict)
-    centroid_norm: float = 1.0
+    centroid_sq: float = 0.0
 
     @classmethod
     def of(cls, forms: Iterable[EventForm], idf: DocFreq | None = None) -> StoryProfile:
@@ -148,12 +150,11 @@ class StoryProfile:
         self.places.update(form.places)
         self.dates.update(form.dates)
         self.langs[form.lang] += 1
-        k = 1.0 / self.n
-        cen = {t: x * (1 - k) for t, x in self.centroid.items()}
+        cen = self.centroid
         for t, x in vec.items():
-            cen[t] = cen.get(t, 0.0) + x * k
-        self.centroid = cen
-        self.centroid_norm = math.sqrt(sum(x * x for x in cen.values())) or 1.0
+            old = cen.get(t, 0.0)
+            cen[t] = old + x
+            self.centroid_sq += 2 * old * x + x * x
 
     def kinds(self) -> set[str]:
         """The story's kind(s): headline actions carried by at least a third of the members
@@ -318,7 +319,7 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     # text: cosine with the centroid; and with same-language members (average link)
     vec = vector if vector is not None else _weighted(form.tf, idf)
     cen = profile.centroid
-    cnorm = profile.centroid_norm
+    cnorm = math.sqrt(profile.centroid_sq) or 1.0
     text = sum(x * cen.get(t, 0.0) for t, x in vec.items()) / cnorm
     same_lang = profile.lang_counts.get(form.lang, 0)
     if same_lang:
