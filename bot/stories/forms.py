@@ -288,7 +288,8 @@ def event_key_strings(form: EventForm) -> tuple[str, ...]:
       lawsuits) and for any item whose title names no entity, so a regulator story without a
       watched company in the title still finds its story. Launches never get an `a:` key:
       every launch in 48 h would be a candidate.
-    Near-identical titles get their own keys from `near_dup.near_dup_keys` (stored alongside).
+    Near-identical titles have their own keys (bot/stories/keys.py: title bands and one-row
+    CJK keys), stored beside these.
     """
     keys = [f"e:{e}" for e in sorted(form.entities)]
     keys += [f"p:{e}|{v}" for e, v in sorted(form.products_all)]

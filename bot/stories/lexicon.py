@@ -200,12 +200,11 @@ def build_lexicon(watchlists: Any,
     alias with its version tail removed ("ERNIE 4.5 Turbo" → "ernie"); company names count as
     families too ("DeepSeek-V3", "MiniMax-01", "Baichuan4").
 
-    `product_groups` — optional (entity, names) pairs, one per product, e.g. read from the
-    researched reference (entities.yaml: name + zh + aliases). A family's identity is the set
-    of groups it is named in, so "可灵" and "Kling", "豆包" and "Doubao" are one product
-    (evidence across languages) and "UI-TARS" vs "豆包" two (a conflict). The reference files
-    some siblings in one group ("Ling / Bailing models" also lists Ring): those never
-    contradict each other — a known blind spot, see REPORT.md."""
+    `product_groups` — (entity, names) pairs, one per product; by default the rules' own
+    `product_groups` (AliasSpec.group, rules/README.md). A family's identity is the set of
+    groups it is named in, so "可灵" and "Kling", "豆包" and "Doubao" are one product (evidence
+    across languages) and "UI-TARS" vs "豆包" two (a conflict). Names the rules put in no
+    group never contradict another name: a sibling left ungrouped is a blind spot."""
     fold = fold_text
     if product_groups is None:
         product_groups = rules_product_groups(watchlists)
