@@ -1,0 +1,129 @@
+"""Event reading and the same-happening decision (bot/stories/): pure, with the shipped rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.match.matching import match_item
+from bot.match.rules import load_watchlists
+from bot.stories.events import StoryProfile, _weighted, choose_event, same_event
+from bot.stories.forms import (
+    EventForm,
+    event_form,
+    event_index_keys,
+    event_key_strings,
+    form_from_json,
+    form_to_json,
+)
+from bot.stories.keys import story_keys
+from bot.stories.lexicon import Lexicon, build_lexicon
+
+RULES = Path(__file__).resolve().parents[1] / "rules"
+T0 = int(datetime(2026, 3, 16, 8, 0, tzinfo=UTC).timestamp())
+HOUR = 3600
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return build_lexicon(load_watchlists(RULES))
+
+
+@pytest.fixture(scope="module")
+def read(lexicon: Lexicon):
+    watchlists = load_watchlists(RULES)
+
+    def form(title: str, summary: str = "", lang: str = "en", at: int = T0) -> EventForm:
+        return event_form(title, summary, lang, match_item(title, summary, watchlists), at,
+                          lexicon)
+
+    return form
+
+
+def test_a_title_is_read_as_subject_product_version_and_what_happened(read) -> None:
+    form = read("Baidu unveils Ernie 5.0, its most capable model yet")
+    assert form.subjects == ("baidu",)
+    assert ("baidu", "5") in form.products
+    assert form.primary == "launch" and form.primary_in_title
+
+
+def test_a_rival_named_in_the_title_is_not_its_subject(read) -> None:
+    form = read("Baidu's new Ernie X1 takes aim at DeepSeek with half the price")
+    assert form.subjects == ("baidu",)
+    assert "deepseek" in form.entities  # still a candidate key, but weaker evidence
+
+
+def test_reports_of_one_launch_in_english_and_chinese_are_one_event(read) -> None:
+    story = StoryProfile.of([read("Baidu unveils Ernie 5.0, its most capable model yet",
+                                  "Baidu released Ernie 5.0, a multimodal foundation model.")])
+    chinese = read("百度正式发布文心大模型5.0，原生全模态", "百度发布文心大模型5.0。", lang="zh",
+                   at=T0 + 2 * HOUR)
+    verdict = same_event(chinese, story)
+    assert verdict.same, verdict.evidence
+    assert "baidu|5" in verdict.evidence["shared_products"]
+
+
+def test_another_version_of_the_same_product_is_another_event(read) -> None:
+    story = StoryProfile.of([read("Baidu launches Ernie 5.0 with multimodal reasoning")])
+    verdict = same_event(read("Baidu launches Ernie 4.5 with multimodal reasoning",
+                              at=T0 + 3 * HOUR), story)
+    assert not verdict.same
+    assert any(c.startswith("version baidu") for c in verdict.evidence["conflicts"])
+
+
+def test_a_price_cut_the_next_day_is_another_event(read) -> None:
+    story = StoryProfile.of([read("Baidu unveils Ernie 5.0, its most capable model yet")])
+    verdict = same_event(read("Baidu cuts Ernie 5.0 API prices by half", at=T0 + 26 * HOUR),
+                         story)
+    assert not verdict.same
+    assert "action price_cut vs launch" in verdict.evidence["conflicts"]
+
+
+def test_nothing_joins_a_story_older_than_48_hours(read) -> None:
+    story = StoryProfile.of([read("Baidu unveils Ernie 5.0, its most capable model yet")])
+    verdict = same_event(read("Baidu unveils Ernie 5.0, its most capable model yet",
+                              at=T0 + 49 * HOUR), story)
+    assert not verdict.same and verdict.evidence["conflicts"] == ["window"]
+
+
+def test_choose_event_picks_the_story_the_item_reports_among_candidates(read) -> None:
+    launch = StoryProfile.of([read("Zhipu releases GLM-5, claims parity with top models")])
+    listing = StoryProfile.of([read("Zhipu starts IPO process in Shanghai")])
+    story, verdict, verdicts = choose_event(
+        read("Zhipu's GLM-5 model is out: open weights and a cheaper API", at=T0 + HOUR),
+        {1: launch, 2: listing})
+    assert story == 1 and verdict is not None and verdict.same
+    assert not verdicts[2].same
+
+
+def test_event_keys_name_entities_versions_and_topic_like_actions(read) -> None:
+    keys = event_key_strings(read("Italy's privacy regulator blocks DeepSeek"))
+    assert "e:deepseek" in keys and "a:ban" in keys
+    launch = event_key_strings(read("Baidu unveils Ernie 5.0"))
+    assert "p:baidu|5" in launch
+    assert not any(k.startswith("a:") for k in launch)  # every launch would be a candidate
+    for key in event_index_keys(read("Baidu unveils Ernie 5.0")):
+        assert 1 << 61 <= key < 1 << 62  # apart from band, one-row CJK and exact keys
+
+
+def test_a_form_survives_its_json_round_trip(read) -> None:
+    form = read("百度发布文心大模型5.0，API价格直降50%", "百度智能云宣布下调价格。", lang="zh")
+    assert form_from_json(form_to_json(form)) == form
+
+
+def test_the_same_language_similarity_kept_as_sums_equals_the_average_over_members(read) -> None:
+    forms = [read(f"Moonshot releases Kimi K{n} with long context", at=T0 + n * HOUR)
+             for n in range(2, 30)]  # more members than a profile keeps forms of
+    profile = StoryProfile.of(forms)
+    probe = _weighted(read("Moonshot's Kimi K2 goes open source").tf, None)
+    direct = sum(sum(x * v.get(t, 0.0) for t, x in probe.items()) for v in profile.vectors)
+    kept = profile.lang_sums["en"]
+    assert sum(x * kept.get(t, 0.0) for t, x in probe.items()) == pytest.approx(direct)
+
+
+def test_near_identical_short_chinese_titles_always_share_an_index_key() -> None:
+    a = story_keys("智谱发布GLM-5大模型 性能对标国际一流")
+    b = story_keys("智谱正式发布GLM-5大模型,性能对标国际一流")
+    assert set(a.bands) & set(b.bands)
