@@ -1,5 +1,6 @@
 """The measuring instruments of event clustering: bench/events.py's scores and the
-near-identical miss rate of bench/near_dup.py, on tiny made-up sets with known answers."""
+near-identical miss rate of bench/near_dup.py, on tiny made-up sets with known answers; and
+bench/events.py --lookup's synthetic store, which must hold the very rows record_items writes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from bot.models import Feed
+from bot.store import NewItem, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +120,85 @@ def test_near_dup_measurement_counts_a_miss_and_a_find(tmp_path: Path) -> None:
     assert result.tested == 52
     assert unrelated in result.missed and same not in result.missed
     assert 0.0 < result.rate <= 1.0
+
+
+# ---- --lookup: the synthetic store must be the store record_items would have written -------
+
+ROWS = {
+    "story_keys": "SELECT key, at, item_id, story_id FROM story_keys ORDER BY item_id, key",
+    "item_events": "SELECT item_id, story_id, at, form FROM item_events ORDER BY item_id",
+    "items": "SELECT id, feed, key, guid, title, summary, link, published, lang, first_seen, "
+             "backfill, matched, story_id FROM items ORDER BY id",
+    "stories": "SELECT id, first_item_id, created, title, at, updated, items FROM stories "
+               "ORDER BY id",
+}
+
+
+@pytest.fixture(scope="module")
+def world() -> object:
+    return events.make_world(ROOT / "rules", entities=2)
+
+
+def test_bulk_loader_writes_the_rows_record_items_writes(world: object, tmp_path: Path) -> None:
+    # one event per (entity, action), every wording of its first happening as a report, the
+    # events 4 days apart: record_items (its title and event decisions) then has one way to
+    # group them, and the loader must write exactly its rows, story ids included
+    by_kind: dict[tuple[int, str | None], int] = {}
+    for seed, ws in sorted(world.by_seed.items()):
+        w = world.wordings[ws[0]]
+        by_kind.setdefault((w.entity, w.form.primary), seed)
+    rng = random.Random(4)
+    timeline = []
+    for event, seed in enumerate(by_kind.values()):
+        start = events.T0 + event * 4 * 86400
+        ws = world.by_seed[seed][:4]
+        offsets = [0] + sorted(rng.randrange(1, events.EVENT_SPAN_S) for _ in ws[1:])
+        timeline += [(start + off, event, w) for off, w in zip(offsets, ws, strict=True)]
+    world.timeline = sorted(timeline)
+    assert len(world.timeline) >= 20 and len(by_kind) >= 10
+
+    bulk = Store(tmp_path / "bulk.db")
+    loader = events.Loader(bulk, world)
+    loader.load(len(world.timeline) // 2 + 1, chunk=7)  # stories that grow across chunks too
+    loader.load(len(world.timeline), chunk=7)
+
+    recorded = Store(tmp_path / "recorded.db")
+    for pos, (_, _, w) in enumerate(world.timeline):
+        item, wording = loader.item(pos), world.wordings[w]
+        recorded.intake.record_items(Feed(name=item.feed, url=f"https://{item.feed}.test/rss"),
+                                     [NewItem(item, wording.hits, None, wording.form)],
+                                     item.published, backfill=True)
+    for table, sql in ROWS.items():
+        mine, theirs = bulk.db.conn.execute(sql).fetchall(), recorded.db.conn.execute(sql).fetchall()
+        assert mine == theirs, table
+    assert len({row[3] for row in bulk.db.conn.execute(ROWS["story_keys"])}) == len(by_kind)
+    bulk.close()
+    recorded.close()
+
+
+def test_timeline_is_ordered_and_spaced_and_probes_time_the_decision_path(
+        world: object, tmp_path: Path) -> None:
+    world.timeline = []
+    events.extend_timeline(world, 3000, random.Random(1))
+    line = world.timeline
+    assert len(line) >= 3000 and line == sorted(line)
+    first: dict[int, int] = {}
+    for at, event, _ in line:
+        first.setdefault(event, at)
+        assert 0 <= at - first[event] < events.EVENT_SPAN_S
+    spacing = (line[2999][0] - line[0][0]) / 2999
+    assert events.SPACING_S * 0.8 < spacing < events.SPACING_S * 1.25
+    store = Store(tmp_path / "lookup.db")
+    loader = events.Loader(store, world)
+    loader.load(3000)
+    forms = events.probes(world, 3000, random.Random(2), n=50)
+    assert all(f.at > line[2999][0] for f in forms)
+    result = events.time_pass(store, events.Events(store.db), forms)
+    assert result.candidates > 1 and result.rebuilt > 0 and result.mean > 0
+    warm = events.time_pass(store, events.Events(store.db), forms, warm=True)
+    assert warm.rebuilt == 0
+    mean_rows, max_rows, max_keys = events.rows_read(store, forms)
+    assert 0 < mean_rows <= max_rows <= max_keys * events.KEY_ROWS
+    plan = " ".join(events.query_plan(store, forms[0]))
+    assert "SEARCH k USING PRIMARY KEY" in plan and "SCAN k" not in plan
+    store.close()
