@@ -127,3 +127,11 @@ def test_near_identical_short_chinese_titles_always_share_an_index_key() -> None
     a = story_keys("智谱发布GLM-5大模型 性能对标国际一流")
     b = story_keys("智谱正式发布GLM-5大模型,性能对标国际一流")
     assert set(a.bands) & set(b.bands)
+
+
+def test_the_same_happening_at_another_company_is_another_event(read) -> None:
+    story = StoryProfile.of([read("Baidu raises 5 million dollars in new funding round")])
+    verdict = same_event(read("阿里巴巴完成500万美元融资，加码大模型", lang="zh", at=T0 + HOUR),
+                         story)
+    assert not verdict.same
+    assert any(c.startswith("subject alibaba") for c in verdict.evidence["conflicts"])

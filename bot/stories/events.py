@@ -287,6 +287,14 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
             subj = max(subj, overlap)
     ev["subjects"] = list(form.subjects)
     ev["shared_subjects"] = shared_subj
+    # "A new happening about the same company is a new story": the company is part of the
+    # happening. Headlines about wholly different companies report different happenings,
+    # unless the story is about a topic (a rule, a filing batch, a ban, a probe, an incident,
+    # a lawsuit) that names several companies, one here and another there.
+    if (form.subjects and profile.subjects and not shared_subj
+            and not (kinds & TOPIC_ACTIONS) and form.primary not in TOPIC_ACTIONS):
+        conflicts.append(f"subject {'/'.join(form.subjects)} vs "
+                         f"{'/'.join(sorted(profile.subjects))}")
     # versions / product names of a shared subject must agree
     for e in set(form.subjects) & set(profile.subjects):
         mine_v = {v for ent, v in form.products if ent == e}
