@@ -146,6 +146,7 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
+    from dataclasses import replace
 
     from bot.render.terminal import alert_json
     from bot.run.configuration import load_config
@@ -155,8 +156,12 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
 
     async def once() -> None:
         runtime = Runtime(settings, config)
+        sources: dict[int, int] = {}
         try:
             report = await runtime.poll()
+            if args.json:  # each story's source count once the whole cycle is stored
+                stories = {r.stored.story_id for r in report.alerts + report.followups}
+                sources = runtime.store.stories.sources([s for s in stories if s is not None])
         finally:
             await runtime.aclose()
         if args.json:
@@ -164,7 +169,9 @@ def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
             matched = [r for r in report.alerts + report.followups
                        if any(h.list for h in r.stored.hits)]
             for recorded in sorted(matched, key=lambda r: r.stored.id):
-                print(alert_json(recorded.stored, alerted=recorded.kind == "alert"), flush=True)
+                item = replace(recorded.stored,
+                               sources=sources.get(recorded.stored.story_id or -1, 1))
+                print(alert_json(item, alerted=recorded.kind == "alert"), flush=True)
         else:
             print_report(report, config, sys.stdout)
         for feed in report.feeds:

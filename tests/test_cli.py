@@ -179,6 +179,7 @@ def test_poll_json_prints_every_new_matched_item_with_its_story_and_whether_it_a
     assert sorted(line["feed"] for line in lines) == ["Chinese", "English"]  # not the weather
     assert len({line["story_id"] for line in lines}) == 1, lines  # one launch, one story
     assert sorted(line["alerted"] for line in lines) == [False, True]
+    assert [line["sources"] for line in lines] == [2, 2]  # two feeds carried the story
 
 
 def test_explain_two_item_ids_says_whether_they_are_one_story_and_why(one_event_two_feeds):
