@@ -212,7 +212,8 @@ def event_form(title: str, summary: str, lang: str | None, hits: Iterable[Any], 
     tp = versioned_products(scan_t)
     sp = versioned_products(scan_s)
     ta = find_actions(t)
-    sa = find_actions(s)
+    # the summary's actions decide only when the headline names none (then it is read, weakly)
+    sa = find_actions(s) if not ta else []
     primary = primary_action(ta) or primary_action(sa)
     primary_in_title = bool(ta) and primary == primary_action(ta)
     places = frozenset(find_places(t))
