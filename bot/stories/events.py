@@ -108,7 +108,6 @@ class StoryProfile:
     families_all: Counter[tuple[str, str]] = field(default_factory=Counter)
     primaries: Counter[str] = field(default_factory=Counter)      # from titles
     weak_primaries: Counter[str] = field(default_factory=Counter)  # from summaries
-    actions: Counter[str] = field(default_factory=Counter)
     places: Counter[str] = field(default_factory=Counter)
     dates: Counter[str] = field(default_factory=Counter)
     langs: Counter[str] = field(default_factory=Counter)
@@ -147,7 +146,6 @@ class StoryProfile:
         self.families_all.update(form.families_all)
         if form.primary:
             (self.primaries if form.primary_in_title else self.weak_primaries)[form.primary] += 1
-        self.actions.update(set(form.title_actions) | set(form.summary_actions))
         self.places.update(form.places)
         self.dates.update(form.dates)
         self.langs[form.lang] += 1
