@@ -135,3 +135,39 @@ def test_the_same_happening_at_another_company_is_another_event(read) -> None:
                          story)
     assert not verdict.same
     assert any(c.startswith("subject alibaba") for c in verdict.evidence["conflicts"])
+
+
+def test_a_rolled_back_record_leaves_no_event_form_and_no_cached_member(tmp_path, read) -> None:
+    """The profile cache learns a member as it is placed; a failed write must unlearn it."""
+    import sqlite3
+
+    from bot.models import Feed, Hit, Item
+    from bot.store import NewItem, Store
+
+    store = Store(tmp_path / "events.db")
+    at = datetime.fromtimestamp(T0, UTC)
+
+    def new(key: str, title: str, hits: tuple[Hit, ...]) -> NewItem:
+        item = Item(key=key, feed=key, title=title, summary="", link=None, published=at,
+                    lang="en")
+        return NewItem(item, hits, None, read(title))
+
+    launch = "Baidu unveils Ernie 5.0, its most capable model yet"
+    hit = Hit("baidu", "llm", "Baidu", "title", 0, 5)
+    [first] = store.intake.record_items(Feed("A", "https://a.test/"),
+                                        [new("a1", launch, (hit,))], at, backfill=False)
+    story = first.stored.story_id
+    other = "Baidu Unveils ERNIE 5.0 Model as Chinese AI Race Heats Up"
+    broken = Hit("baidu", "llm", None, "title", 0, 5)  # alias NOT NULL: the write fails
+    with pytest.raises(sqlite3.IntegrityError):
+        store.intake.record_items(Feed("B", "https://b.test/"),
+                                  [new("b1", other, (hit,)), new("b2", launch, (broken,))],
+                                  at, backfill=False)
+    assert store.db.rows("SELECT COUNT(*) AS n FROM item_events")[0]["n"] == 1
+    with store.db.lock:
+        profiles = store.events.profiles(store.db.conn, [story])
+    assert profiles[story].n == 1  # not 2: the rolled-back member is not in the profile
+    [joined] = store.intake.record_items(Feed("B", "https://b.test/"),
+                                         [new("b1", other, (hit,))], at, backfill=False)
+    assert joined.stored.story_id == story and joined.kind == "source"
+    store.close()
