@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="re-run the current rules over stored items: what would change")
     replay.add_argument("--since", default="7d", help="how far back (e.g. 12h, 7d; default 7d)")
     replay.add_argument("--json", action="store_true", help="one JSON object per changed item")
+    search = sub.add_parser(
+        "search", parents=[common],
+        help='full-text search of stored items: words, "a phrase", entity:ID, list:ID, since:30d')
+    search.add_argument("query", nargs="+", help='e.g. 智谱 GLM since:30d, or "open source"')
+    search.add_argument("-n", type=int, default=10, help="how many stories (default 10)")
+    search.add_argument("--json", action="store_true")
     recent = sub.add_parser("recent", parents=[common], help="latest matched items from the store")
     recent.add_argument("-n", type=int, default=10, help="how many (default 10)")
     recent.add_argument("--list", dest="list_id", help="only this watchlist")
@@ -355,6 +361,29 @@ def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.render.terminal import alert_json, format_alert
+    from bot.store.search import SearchError
+
+    store = _existing_store(settings)
+    if store is None:
+        return 0
+    query = " ".join(args.query)
+    try:
+        items = store.search.find(query, max(1, args.n), now=datetime.now(UTC))
+    except SearchError as exc:
+        print(f"newsbot search: {exc}", file=sys.stderr)
+        return 2
+    names = _entity_names(settings)
+    for item in items:
+        print(alert_json(item) if args.json else format_alert(item, names) + "\n")
+    if not items and not args.json:
+        print(f"Nothing stored matches {query}.", file=sys.stderr)
+    return 0
+
+
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.config import load_feeds
     from bot.render.terminal import health_json, health_table
@@ -402,6 +431,7 @@ COMMANDS = {
     "match": cmd_match,
     "explain": cmd_explain,
     "recent": cmd_recent,
+    "search": cmd_search,
     "replay": cmd_replay,
     "status": cmd_status,
 }

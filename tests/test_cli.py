@@ -193,3 +193,13 @@ def test_explain_two_item_ids_says_whether_they_are_one_story_and_why(one_event_
     assert "same happening" in out and "shared subjects: alibaba" in out
     assert "alibaba|3" in out  # the product version both name: Qwen3
     assert "what happened:" in out and "time gap" in out
+
+
+def test_search_finds_stored_items_and_explains_a_bad_query(workdir):
+    newsbot("poll", cwd=workdir)
+    found = newsbot("search", "qwen", "--json", cwd=workdir)
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(line)["title"] for line in found.stdout.splitlines()] == [
+        "Qwen 3 tops the charts"]
+    bad = newsbot("search", "qwen", "since:later", cwd=workdir)
+    assert bad.returncode == 2 and "since:30d" in bad.stderr

@@ -126,11 +126,11 @@ def test_recent_filters_by_list_and_entity_newest_first(store):
     assert [i.title for i in store.stories.recent(5, entity="cac")] == ["new"]
 
 
-def test_search_matches_every_word_and_escapes_wildcards(store):
+def test_search_matches_every_word_and_no_wildcards(store):
     store.intake.record_items(FEED, [NewItem(item("a", "Zhipu GLM-5 tops 100% of tests"))], NOW, backfill=False)
     store.intake.record_items(FEED, [NewItem(item("b", "Zhipu IPO"))], NOW, backfill=False)
-    assert [i.title for i in store.items.search("zhipu glm")] == ["Zhipu GLM-5 tops 100% of tests"]
-    assert store.items.search("100%") and not store.items.search("1_0")
+    assert [i.title for i in store.search.find("zhipu glm")] == ["Zhipu GLM-5 tops 100% of tests"]
+    assert store.search.find("100%") and not store.search.find("1_0")
 
 
 def test_database_of_a_newer_or_broken_kind_is_a_store_error(tmp_path):

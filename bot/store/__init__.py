@@ -7,6 +7,7 @@
     store.subscribers  chats, follows, deactivation                         (subscribers.py)
     store.digests      digest mode: held rows and their release             (digests.py)
     store.events       event forms, candidate stories by event key, profiles (events.py)
+    store.search       full-text search, Chinese words included              (search.py)
     store.intake       a poll's new items → items, stories, alerts, outbox  (intake.py)
 
 All parts share one connection and one lock (`store.db`, db.py); the schema and its
@@ -27,6 +28,7 @@ from bot.store.intake import Intake, NewItem, PollOutcome, PollRecord, Recorded
 from bot.store.items import Items, StoredItem
 from bot.store.outbox import Outbox, OutboxJob
 from bot.store.schema import migrations
+from bot.store.search import Search
 from bot.store.stories import Source, Stories
 from bot.store.subscribers import Subscriber, Subscribers
 
@@ -54,6 +56,7 @@ class Store:
         self.outbox = Outbox(self.db, self.items, self.stories)
         self.subscribers = Subscribers(self.db)
         self.digests = Digests(self.db, self.items, self.stories)
+        self.search = Search(self.db, self.items)
         self.events = Events(self.db)
         self.intake = Intake(self.db, self.stories, self.subscribers, self.events)
 

@@ -18,6 +18,7 @@ from bot.store.events import Events
 from bot.store.feeds import FetchRecord, write_fetch
 from bot.store.items import StoredItem, known_keys
 from bot.store.outbox import queue_alert, queue_edits
+from bot.store.search import index_rows
 from bot.store.stories import Batch, Stories, probe
 from bot.store.subscribers import Subscriber, Subscribers
 from bot.stories.events import choose_event
@@ -183,6 +184,11 @@ class Intake:
                   new.item.summary, new.item.link, ts(new.item.published), new.item.lang, stamp,
                   int(backfill), int(new.matched), story_id if story_id < next_id else None)
                  for new, item_id, story_id, _ in placed],
+            )
+            conn.executemany(  # the search index, in the same transaction (store/search.py)
+                "INSERT INTO items_fts (rowid, title, summary) VALUES (?,?,?)",
+                index_rows([(item_id, new.item.title, new.item.summary)
+                            for new, item_id, _, _ in placed]),
             )
             conn.executemany(
                 """INSERT INTO stories (id, first_item_id, created, title, at, updated, items)

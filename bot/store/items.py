@@ -52,23 +52,6 @@ class Items:
         rows = self.db.rows(f"SELECT * FROM items WHERE id IN ({marks(ids)})", list(ids))
         return {s.id: s for s in self.with_hits(rows)}
 
-    def search(self, words: str, n: int = 10) -> list[StoredItem]:
-        """Stored items whose title or summary contain every word (case-insensitive)."""
-        terms = [w for w in words.split() if w]
-        if not terms:
-            return []
-        where = " AND ".join(
-            ["(i.title LIKE ? ESCAPE '\\' OR i.summary LIKE ? ESCAPE '\\')"] * len(terms))
-        params: list[object] = []
-        for term in terms:
-            pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            params += [pattern, pattern]
-        rows = self.db.rows(
-            f"SELECT i.* FROM items i WHERE {where} ORDER BY i.first_seen DESC, i.id DESC LIMIT ?",
-            [*params, n],
-        )
-        return self.with_hits(rows)
-
     def since(self, since: datetime) -> list[StoredItem]:
         """Every item first seen at or after `since`, oldest first, with its hits."""
         rows = self.db.rows(

@@ -285,3 +285,19 @@ def m007_item_events(db: Database) -> None:
         CREATE INDEX item_events_story ON item_events (story_id, at)
         """,
     )
+
+
+@migrations()
+def m008_search(db: Database) -> None:
+    # Issue 11: full-text search. A contentless FTS5 index (the items table keeps the text)
+    # of each item's title and summary as bot/store/search.py writes them: folded, CJK runs
+    # as character bigrams. Items stored before this migration are indexed here.
+    from bot.store.search import index_rows
+
+    _run(db, "CREATE VIRTUAL TABLE items_fts USING fts5(title, summary, content='', "
+             "tokenize='unicode61 remove_diacritics 2')")
+    conn = db.conn
+    rows = conn.execute("SELECT id, title, summary FROM items ORDER BY id")
+    while chunk := rows.fetchmany(10_000):
+        conn.executemany("INSERT INTO items_fts (rowid, title, summary) VALUES (?,?,?)",
+                         index_rows(chunk))

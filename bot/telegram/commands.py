@@ -48,12 +48,15 @@ from bot.render.replies import (
 from bot.render.text import MAX_CHARS, RenderedMessage, cut
 from bot.run.configuration import describe_change
 from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
+from bot.store.search import SearchError
 
 log = logging.getLogger(__name__)
 
 RECENT_DEFAULT = 5
 RECENT_MAX = 20
 SEARCH_MAX = 10
+SEARCH_USAGE = ('Usage: /search <words> — e.g. /search Ernie model, /search 智谱 since:30d, '
+                '/search "open source" list:llm, /search entity:zhipu')
 # Commands arrive as messages in private chats and groups, as posts in channels.
 UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
@@ -279,12 +282,17 @@ class Commands:
             items, [i.hits for i in items], self.s.watchlists, scope=scope[1] if scope else None))
 
     async def search(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stored items containing every word."""
+        """Stored stories whose items contain every word (full-text, Chinese included)."""
         words = " ".join(context.args or []).strip()
         if not words:
-            await reply(update, context, plain("Usage: /search <words> — e.g. /search Ernie model"))
+            await reply(update, context, plain(SEARCH_USAGE))
             return
-        items = await self._store(self.s.store.items.search, words, SEARCH_MAX)
+        try:
+            items = await self._store(self.s.store.search.find, words, SEARCH_MAX,
+                                      now=self.s.clock())
+        except SearchError as exc:
+            await reply(update, context, plain(f"{exc}\n{SEARCH_USAGE}"))
+            return
         await reply(update, context,
                     render_search(words, items, [i.hits for i in items], self.s.watchlists))
 
