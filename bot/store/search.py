@@ -131,7 +131,21 @@ class Search:
                 raise SearchError("since: needs the current time")  # a caller's mistake
             where.append("i.first_seen >= ?")
             params.append(ts(now - query.since))
-        if query.match:
+        if query.match and not (query.entity or query.list_id):
+            # The common case, words (and a period): FTS5 ranks its own matches and only the
+            # best few are joined with items. Item ids grow with time, so a period is also a
+            # rowid range the index skips to.
+            inner = "SELECT rowid, rank FROM items_fts WHERE items_fts MATCH ?"
+            inner_params: list[object] = [query.match]
+            if query.since is not None:
+                first = self._first_id_since(params[-1])
+                inner += " AND rowid >= ?"
+                inner_params.append(first)
+            sql = (f"""SELECT i.* FROM ({inner} ORDER BY rank LIMIT ?) f
+                       JOIN items i ON i.id = f.rowid {'WHERE ' + where[0] if where else ''}
+                       ORDER BY f.rank, i.first_seen DESC, i.id DESC LIMIT ?""")
+            params = [*inner_params, n * _OVERFETCH, *params]
+        elif query.match:
             sql = (f"""SELECT i.* FROM items_fts f JOIN items i ON i.id = f.rowid
                        WHERE items_fts MATCH ? {''.join(' AND ' + w for w in where)}
                        ORDER BY f.rank, i.first_seen DESC, i.id DESC LIMIT ?""")
@@ -144,6 +158,18 @@ class Search:
         except sqlite3.OperationalError as exc:  # an FTS5 syntax the phrases did not prevent
             raise SearchError(f"cannot search for {text!r}: {exc}") from exc
         return _one_per_story(self._items.with_hits(rows), n)
+
+    def _first_id_since(self, since: object) -> int:
+        """The first item id seen at or after `since` (ids grow with first_seen)."""
+        row = self.db.rows(
+            """SELECT MIN(id) AS id FROM (
+                 SELECT id FROM (SELECT id FROM items WHERE matched = 0 AND first_seen >= ?
+                                 ORDER BY first_seen LIMIT 1)
+                 UNION ALL
+                 SELECT id FROM (SELECT id FROM items WHERE matched = 1 AND first_seen >= ?
+                                 ORDER BY first_seen LIMIT 1))""", [since, since])
+        first = row[0]["id"]
+        return int(first) if first is not None else 1 << 62  # nothing that recent
 
 
 def _one_per_story(items: Iterable[StoredItem], n: int) -> list[StoredItem]:
