@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
                             help="re-run the current rules over stored items: what would change")
     replay.add_argument("--since", default="7d", help="how far back (e.g. 12h, 7d; default 7d)")
     replay.add_argument("--json", action="store_true", help="one JSON object per changed item")
+    export = sub.add_parser("export", parents=[common],
+                            help="stories with their sources, entities and lists, as CSV or "
+                                 "JSON Lines")
+    export.add_argument("--since", default="30d", help="how far back (e.g. 7d, 12h; default 30d)")
+    export.add_argument("--list", dest="list_id", help="only stories of this watchlist")
+    export.add_argument("--entity", help="only stories naming this entity id")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--bom", action="store_true",
+                        help="start the CSV with a UTF-8 BOM (Excel then reads Chinese right)")
+    export.add_argument("-o", "--output", type=Path, help="write to this file (default stdout)")
     search = sub.add_parser(
         "search", parents=[common],
         help='full-text search of stored items: words, "a phrase", entity:ID, list:ID, since:30d')
@@ -361,6 +371,32 @@ def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import parse_duration
+    from bot.render.export import export_csv, export_jsonl
+
+    try:
+        since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
+    except ValueError as exc:
+        print(f"newsbot export: --since: {exc} (e.g. --since 30d)", file=sys.stderr)
+        return 2
+    store = _existing_store(settings)
+    if store is None:
+        return 1
+    stories = store.stories.export(since, list_id=args.list_id, entity=args.entity)
+    text = (export_csv(stories, bom=args.bom) if args.format == "csv"
+            else export_jsonl(stories))
+    if args.output:
+        args.output.write_text(text, encoding="utf-8", newline="")
+    else:
+        sys.stdout.write(text)
+    print(f"{len(stories)} stories since {since:%Y-%m-%d %H:%M} UTC"
+          + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -432,6 +468,7 @@ COMMANDS = {
     "explain": cmd_explain,
     "recent": cmd_recent,
     "search": cmd_search,
+    "export": cmd_export,
     "replay": cmd_replay,
     "status": cmd_status,
 }

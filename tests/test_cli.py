@@ -203,3 +203,19 @@ def test_search_finds_stored_items_and_explains_a_bad_query(workdir):
         "Qwen 3 tops the charts"]
     bad = newsbot("search", "qwen", "since:later", cwd=workdir)
     assert bad.returncode == 2 and "since:30d" in bad.stderr
+
+
+def test_export_writes_csv_for_spreadsheets_and_says_how_many(workdir):
+    newsbot("poll", cwd=workdir)
+    out = workdir / "stories.csv"
+    result = newsbot("export", "--since", "3650d", "--bom", "-o", str(out), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "1 stories since" in result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("\ufeffstory_id,") and "Qwen 3 tops the charts" in text
+    jsonl = newsbot("export", "--since", "3650d", "--format", "jsonl", cwd=workdir)
+    assert json.loads(jsonl.stdout)["entities"] == ["alibaba"]
+    empty = newsbot("export", "--entity", "nobody", cwd=workdir)
+    assert empty.returncode == 0 and "0 stories since" in empty.stderr
+    bad = newsbot("export", "--since", "soon", cwd=workdir)
+    assert bad.returncode == 2 and "--since" in bad.stderr

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.models import Item
-from bot.store.db import Db, chunks, epoch, marks
+from bot.store.db import Db, chunks, epoch, from_ts, marks, ts
 from bot.store.items import Items, StoredItem
 from bot.stories.keys import WINDOW, StoryCandidate, StoryKeys, exact_index, item_story_keys
 
@@ -37,6 +37,20 @@ class Source:
     title: str
     link: str | None
     lang: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryExport:
+    """One story as analysts export it: its first report, every outlet, what it matched."""
+
+    story_id: int
+    title: str
+    link: str | None
+    first_seen: datetime
+    published: datetime | None
+    sources: tuple[Source, ...]  # one per feed, first report first
+    entities: tuple[str, ...]
+    lists: tuple[str, ...]
 
 
 class Stories:
@@ -120,6 +134,56 @@ class Stories:
         counts = self.sources([i.story_id for i in items if i.story_id is not None])
         return [replace(i, sources=counts.get(i.story_id, 1)) if i.story_id else i
                 for i in items]
+
+    def export(self, since: datetime, *, list_id: str | None = None,
+               entity: str | None = None) -> list[StoryExport]:
+        """Alerted stories first seen since `since`, oldest first, each with its sources
+        (one per feed), entities and lists; only those of a list or entity when asked."""
+        where, params = ["s.created >= ?"], [ts(since)]
+        if list_id:
+            where.append("EXISTS (SELECT 1 FROM items x JOIN hits h ON h.item_id = x.id "
+                         "WHERE x.story_id = s.id AND h.list = ?)")
+            params.append(list_id)
+        if entity:
+            where.append("EXISTS (SELECT 1 FROM items x JOIN hits h ON h.item_id = x.id "
+                         "WHERE x.story_id = s.id AND h.entity = ? AND h.list != '')")
+            params.append(entity)
+        stories = self.db.rows(
+            f"""SELECT s.id, s.created, a.item_id FROM stories s JOIN alerts a ON a.story_id = s.id
+                WHERE {' AND '.join(where)} ORDER BY s.created, s.id""", params)
+        out = []
+        for chunk in chunks([r["id"] for r in stories]):
+            members: dict[int, list[dict[str, object]]] = {}
+            for r in self.db.rows(
+                    f"""SELECT story_id, id, feed, title, link, lang, published, first_seen
+                        FROM items WHERE story_id IN ({marks(chunk)})
+                        ORDER BY first_seen, id""", chunk):
+                members.setdefault(r["story_id"], []).append(r)  # type: ignore[arg-type]
+            tags: dict[int, list[tuple[str, str]]] = {}
+            for r in self.db.rows(
+                    f"""SELECT DISTINCT x.story_id, h.entity, h.list FROM items x
+                        JOIN hits h ON h.item_id = x.id
+                        WHERE x.story_id IN ({marks(chunk)}) AND h.list != ''""", chunk):
+                tags.setdefault(r["story_id"], []).append((r["entity"], r["list"]))  # type: ignore[arg-type]
+            for story_id in chunk:
+                rows = members.get(story_id, [])
+                if not rows:
+                    continue
+                first = rows[0]
+                feeds: dict[str, Source] = {}
+                for r in rows:
+                    feeds.setdefault(str(r["feed"]), Source(
+                        str(r["feed"]), str(r["title"]), r["link"], r["lang"]))  # type: ignore[arg-type]
+                out.append(StoryExport(
+                    story_id=int(story_id), title=str(first["title"]),
+                    link=first["link"],  # type: ignore[arg-type]
+                    first_seen=from_ts(first["first_seen"]),  # type: ignore[arg-type]
+                    published=from_ts(first["published"]),  # type: ignore[arg-type]
+                    sources=tuple(feeds.values()),
+                    entities=tuple(sorted({e for e, _ in tags.get(story_id, [])})),
+                    lists=tuple(sorted({li for _, li in tags.get(story_id, [])})),
+                ))
+        return out
 
     def lookup(
         self,
