@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
                             help="re-run the current rules over stored items: what would change")
     replay.add_argument("--since", default="7d", help="how far back (e.g. 12h, 7d; default 7d)")
     replay.add_argument("--json", action="store_true", help="one JSON object per changed item")
+    trends = sub.add_parser("trends", parents=[common],
+                            help="stories per entity per day (week beyond a month), with the "
+                                 "change against the previous period")
+    trends.add_argument("--since", default="30d", help="the period (e.g. 7d, 30d, 90d)")
+    trends.add_argument("--list", dest="list_id", help="only this watchlist")
+    trends.add_argument("--entity", action="append", default=[],
+                        help="this entity id (repeat for several; default: the top 8)")
+    shape = trends.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true")
+    shape.add_argument("--csv", action="store_true")
     export = sub.add_parser("export", parents=[common],
                             help="stories with their sources, entities and lists, as CSV or "
                                  "JSON Lines")
@@ -371,6 +381,43 @@ def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trends(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import parse_duration
+    from bot.render.trends import build_trend, caption, trend_csv, trend_json
+
+    try:
+        days = max(1, round(parse_duration(args.since) / 86400))
+    except ValueError as exc:
+        print(f"newsbot trends: --since: {exc} (e.g. --since 30d)", file=sys.stderr)
+        return 2
+    store = _existing_store(settings)
+    if store is None:
+        return 1
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    until = today + timedelta(days=1)
+    since = until - timedelta(days=days)
+    entities = [e.lower() for e in args.entity]
+    current = store.stories.entity_days(since, until, list_id=args.list_id, entities=entities)
+    before = store.stories.entity_days(since - timedelta(days=days), since,
+                                       list_id=args.list_id, entities=entities)
+    trend = build_trend(current, before, first_day=since.date(), days=days, entities=entities,
+                        name=_entity_names(settings))
+    if not any(s.total for s in trend.series):
+        print(f"No stories in the last {days} days"
+              + (f" for {', '.join(entities)}" if entities else "") + ".", file=sys.stderr)
+        return 0
+    if args.json:
+        print(trend_json(trend))
+    elif args.csv:
+        sys.stdout.write(trend_csv(trend))
+    else:
+        print(f"Stories per entity, last {days} days (change against the {days} before):")
+        print(caption(trend))
+    return 0
+
+
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
@@ -469,6 +516,7 @@ COMMANDS = {
     "recent": cmd_recent,
     "search": cmd_search,
     "export": cmd_export,
+    "trends": cmd_trends,
     "replay": cmd_replay,
     "status": cmd_status,
 }

@@ -219,3 +219,15 @@ def test_export_writes_csv_for_spreadsheets_and_says_how_many(workdir):
     assert empty.returncode == 0 and "0 stories since" in empty.stderr
     bad = newsbot("export", "--since", "soon", cwd=workdir)
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_trends_print_the_figures_and_say_when_a_period_is_empty(workdir):
+    newsbot("poll", cwd=workdir)
+    text = newsbot("trends", "--since", "7d", cwd=workdir)
+    assert text.returncode == 0, text.stderr
+    assert "Alibaba 1 story, +1" in text.stdout
+    data = json.loads(newsbot("trends", "--since", "7d", "--json", cwd=workdir).stdout)
+    assert data["series"][0]["entity"] == "alibaba" and sum(data["series"][0]["counts"]) == 1
+    empty = newsbot("trends", "--entity", "zhipu", cwd=workdir)
+    assert empty.returncode == 0 and "No stories in the last 30 days for zhipu" in empty.stderr
+    assert empty.stdout == ""

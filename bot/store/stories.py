@@ -185,6 +185,26 @@ class Stories:
                 ))
         return out
 
+    def entity_days(self, since: datetime, until: datetime, *, list_id: str | None = None,
+                    entities: Sequence[str] = ()) -> list[tuple[str, str, int]]:
+        """(entity, day "YYYY-MM-DD" UTC, stories) for stories first seen in [since, until):
+        a story counts once per entity that any of its items matched in a watchlist."""
+        where = ["s.created >= ?", "s.created < ?", "h.list != ''"]
+        params: list[object] = [ts(since), ts(until)]
+        if list_id:
+            where.append("h.list = ?")
+            params.append(list_id)
+        if entities:
+            where.append(f"h.entity IN ({marks(entities)})")
+            params += list(entities)
+        rows = self.db.rows(
+            f"""SELECT h.entity AS entity, substr(s.created, 1, 10) AS day,
+                       COUNT(DISTINCT s.id) AS n
+                FROM stories s JOIN items i ON i.story_id = s.id JOIN hits h ON h.item_id = i.id
+                WHERE {' AND '.join(where)} GROUP BY h.entity, day ORDER BY day, h.entity""",
+            params)
+        return [(str(r["entity"]), str(r["day"]), int(r["n"])) for r in rows]  # type: ignore[call-overload]
+
     def lookup(
         self,
         conn: sqlite3.Connection,
