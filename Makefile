@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean fonts
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -26,6 +26,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/poll_cycle.py
+
+# Charts draw Chinese names with a CJK font from Debian's packages (needs root; charts fall
+# back to Latin-only fonts without it, and the test of Chinese glyphs is skipped).
+fonts:
+	@dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq fonts-wqy-microhei >/dev/null; } || \
+	  echo "make fonts: could not install fonts-wqy-microhei (run as root)"
 
 clean:
 	rm -rf $(VENV)

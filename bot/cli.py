@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     shape = trends.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true")
+    trends.add_argument("--png", type=Path, help="also draw the chart into this PNG file")
     export = sub.add_parser("export", parents=[common],
                             help="stories with their sources, entities and lists, as CSV or "
                                  "JSON Lines")
@@ -408,6 +409,12 @@ def cmd_trends(settings: Settings, args: argparse.Namespace) -> int:
         print(f"No stories in the last {days} days"
               + (f" for {', '.join(entities)}" if entities else "") + ".", file=sys.stderr)
         return 0
+    if args.png:
+        from bot.render.chart import draw_trend
+
+        scope = ", ".join(entities) or args.list_id or "top entities"
+        args.png.write_bytes(draw_trend(trend, f"Stories per entity, last {days} days ({scope})"))
+        print(f"chart written to {args.png}", file=sys.stderr)
     if args.json:
         print(trend_json(trend))
     elif args.csv:

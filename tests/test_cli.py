@@ -231,3 +231,11 @@ def test_trends_print_the_figures_and_say_when_a_period_is_empty(workdir):
     empty = newsbot("trends", "--entity", "zhipu", cwd=workdir)
     assert empty.returncode == 0 and "No stories in the last 30 days for zhipu" in empty.stderr
     assert empty.stdout == ""
+
+
+def test_trends_draw_a_png_chart(workdir):
+    newsbot("poll", cwd=workdir)
+    chart = workdir / "trend.png"
+    result = newsbot("trends", "--since", "7d", "--png", str(chart), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "chart written" in result.stderr

@@ -64,3 +64,30 @@ def test_json_and_csv_carry_the_same_numbers() -> None:
     rows = list(csv.DictReader(io.StringIO(trend_csv(trend))))
     assert [(r["bucket_start"], r["stories"]) for r in rows] == [
         ("2026-03-01", "0"), ("2026-03-02", "2"), ("2026-03-03", "0")]
+
+
+def test_the_chart_is_a_real_png_of_the_promised_size() -> None:
+    from matplotlib.image import imread
+
+    from bot.render.chart import HEIGHT, WIDTH, draw_trend, png_size
+
+    trend = build_trend([("zhipu", "2026-03-02", 3), ("baidu", "2026-03-04", 1)], [],
+                        first_day=date(2026, 3, 1), days=7, name={"zhipu": "Zhipu"}.get)
+    data = draw_trend(trend, "Stories per entity, last 7 days")
+    assert png_size(data) == (WIDTH, HEIGHT)
+    pixels = imread(io.BytesIO(data), format="png")  # decoded, not just bytes
+    assert pixels.shape[:2] == (HEIGHT, WIDTH)
+    assert pixels[..., :3].min() < 0.3 and pixels[0, 0, :3].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_chinese_names_are_drawn_with_a_font_that_has_their_glyphs() -> None:
+    import pytest
+
+    from bot.render.chart import cjk_font, draw_trend
+
+    if cjk_font() is None:
+        pytest.skip("no CJK font installed (make fonts: Debian fonts-wqy-microhei)")
+    trend = build_trend([("zhipu", "2026-03-02", 3)], [], first_day=date(2026, 3, 1), days=7,
+                        name={"zhipu": "智谱"}.get)
+    # a missing glyph is a warning, and warnings are errors in this suite
+    assert draw_trend(trend, "最近7天 智谱")
