@@ -383,10 +383,10 @@ def cmd_recent(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_trends(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from bot.config import parse_duration
-    from bot.render.trends import build_trend, caption, trend_csv, trend_json
+    from bot.render.trends import caption, period_trend, trend_csv, trend_json
 
     try:
         days = max(1, round(parse_duration(args.since) / 86400))
@@ -396,15 +396,10 @@ def cmd_trends(settings: Settings, args: argparse.Namespace) -> int:
     store = _existing_store(settings)
     if store is None:
         return 1
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    until = today + timedelta(days=1)
-    since = until - timedelta(days=days)
     entities = [e.lower() for e in args.entity]
-    current = store.stories.entity_days(since, until, list_id=args.list_id, entities=entities)
-    before = store.stories.entity_days(since - timedelta(days=days), since,
-                                       list_id=args.list_id, entities=entities)
-    trend = build_trend(current, before, first_day=since.date(), days=days, entities=entities,
-                        name=_entity_names(settings))
+    trend = period_trend(
+        lambda a, b: store.stories.entity_days(a, b, list_id=args.list_id, entities=entities),
+        days=days, now=datetime.now(UTC), entities=entities, name=_entity_names(settings))
     if not any(s.total for s in trend.series):
         print(f"No stories in the last {days} days"
               + (f" for {', '.join(entities)}" if entities else "") + ".", file=sys.stderr)

@@ -136,6 +136,7 @@ class SentMessage:
     at: float
     method: str = "sendMessage"
     reply_to: int | None = None
+    photo: bytes | None = None  # sendPhoto: the uploaded file (text is then the caption)
 
     @property
     def plain(self) -> str:
@@ -553,6 +554,27 @@ class FakeTelegram:
             self._lock.notify_all()
         return 200, {"ok": True, "result": self._message_json(record, chat)}
 
+    def _api_sendPhoto(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A photo upload (multipart): recorded with its bytes; the caption checked like text."""
+        chat_id = _as_int(params.get("chat_id"))
+        if chat_id is None:
+            return _error(400, "Bad Request: chat_id is empty")
+        photo = params.get("photo")
+        if not isinstance(photo, bytes) or not photo.startswith(b"\x89PNG\r\n\x1a\n"):
+            return _error(400, "Bad Request: photo must be an uploaded PNG file")
+        caption = params.get("caption") or ""
+        if utf16_len(caption) > 1024:
+            return _error(400, "Bad Request: message caption is too long")
+        chat = self._chat_for(chat_id)
+        with self._lock:
+            message_id = next(self._message_ids)
+            record = SentMessage(chat_id, message_id, caption, params.get("parse_mode"),
+                                 params.get("reply_markup"), time.time(), method="sendPhoto",
+                                 photo=photo)
+            self.sent.append(record)
+            self._lock.notify_all()
+        return 200, {"ok": True, "result": self._message_json(record, chat)}
+
     def _api_editMessageText(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat_id = _as_int(params.get("chat_id"))
         message_id = _as_int(params.get("message_id"))
@@ -579,6 +601,14 @@ class FakeTelegram:
         data: dict[str, Any] = {"message_id": record.message_id, "date": int(record.at),
                                 "chat": self._chat_json(chat), "from": self._bot_user(),
                                 "text": record.plain}
+        if record.photo is not None:  # a photo message has a caption and sizes, no text
+            width = int.from_bytes(record.photo[16:20], "big")
+            height = int.from_bytes(record.photo[20:24], "big")
+            del data["text"]
+            data["caption"] = record.plain
+            data["photo"] = [{"file_id": f"photo-{record.message_id}",
+                              "file_unique_id": f"p{record.message_id}", "width": width,
+                              "height": height, "file_size": len(record.photo)}]
         if record.reply_markup:
             data["reply_markup"] = record.reply_markup
         return data
@@ -599,6 +629,23 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """Fields of a multipart/form-data body: text as str, uploaded files as bytes."""
+    import email.parser
+    import email.policy
+
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        fields[name] = data if part.get_filename() else data.decode("utf-8")
+    return fields
 
 
 def _decode_params(raw: dict[str, Any]) -> dict[str, Any]:
@@ -642,6 +689,8 @@ class _Handler(BaseHTTPRequestHandler):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if body and ctype == "application/json":
             raw.update(json.loads(body))
+        elif body and ctype == "multipart/form-data":
+            raw.update(_multipart(self.headers.get("Content-Type") or "", body))
         elif body:
             raw.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         status, payload = fake.handle(m.group(2), _decode_params(raw))

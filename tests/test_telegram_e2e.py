@@ -200,6 +200,23 @@ def test_admin_commands_refuse_others_and_work_for_admins(deployment: Deployment
     assert reloaded.startswith("Reloaded: 1 feeds") and "Nothing changed" in reloaded
 
 
+def test_trends_replies_with_a_png_chart_and_its_figures(deployment: Deployment) -> None:
+    from bot.render.chart import HEIGHT, WIDTH, png_size
+
+    d = deployment
+    wait_until(lambda: any("Ernie" in m.text for m in d.fake.sent), what="an alert")
+    d.fake.user_sends(103, "/trends 7d")
+    d.fake.wait_for(lambda sent: any(m.chat_id == 103 and m.method == "sendPhoto"
+                                     for m in sent), 20)
+    [photo] = [m for m in d.fake.sent if m.chat_id == 103 and m.method == "sendPhoto"]
+    assert photo.method == "sendPhoto" and photo.photo is not None
+    assert png_size(photo.photo) == (WIDTH, HEIGHT)
+    assert "Last 7 days" in photo.text and "Baidu 1 story, +1" in photo.text
+    assert "No stories in the last 30 days for zhipu" in d.say(103, "/trends zhipu").plain
+    assert d.say(103, "/trends 900d").plain.startswith("900d: a period from 1d to 365d")
+    assert "not a period, list or entity" in d.say(103, "/trends soon").plain
+
+
 def test_groups_and_channels_can_subscribe(deployment: Deployment) -> None:
     d = deployment
     group = d.say(-1001, "/start@newsbot_test_bot", user_id=5, kind="supergroup", title="AI watchers")

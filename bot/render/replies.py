@@ -196,6 +196,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("unfollow", "Stop following a list or entity"),
     ("digest", "One message a day: /digest daily HH:MM [time zone], /digest off"),
     ("status", "Feed health"),
+    ("trends", "Chart of stories per entity: /trends [7d|30d|90d] [list|entity…]"),
     ("help", "What this bot does"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (

@@ -8,7 +8,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,20 @@ def build_trend(current: Iterable[tuple[str, str, int]], previous: Iterable[tupl
                      sum(per.get(e, ())), before.get(e, 0)) for e in chosen]
     series.sort(key=lambda s: (-s.total, s.entity))
     return Trend(buckets, bucket_days, tuple(series))
+
+
+EntityDays = Callable[[datetime, datetime], Iterable[tuple[str, str, int]]]
+
+
+def period_trend(entity_days: EntityDays, *, days: int, now: datetime,
+                 entities: Sequence[str] = (), top: int = 8,
+                 name: Callable[[str], str] = str) -> Trend:
+    """The trend of the last `days` whole UTC days up to today, against the `days` before;
+    `entity_days(since, until)` counts stories (the store's, injected)."""
+    until = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    since = until - timedelta(days=days)
+    return build_trend(entity_days(since, until), entity_days(since - timedelta(days=days), since),
+                       first_day=since.date(), days=days, top=top, entities=entities, name=name)
 
 
 def caption(trend: Trend) -> str:

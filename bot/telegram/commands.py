@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from bot.render.replies import (
     render_status,
 )
 from bot.render.text import MAX_CHARS, RenderedMessage, cut
+from bot.render.trends import Trend, caption, period_trend
 from bot.run.configuration import describe_change
 from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
 from bot.store.search import SearchError
@@ -122,6 +124,50 @@ def resolve(watchlists: Any, word: str) -> tuple[str, str] | None:
             if any(n and n.casefold() == key for n in names):
                 return "entity", e.id
     return None
+
+
+TRENDS_USAGE = ("Usage: /trends [7d|30d|90d] [list|entity…] — e.g. /trends 30d, "
+                "/trends 90d zhipu baidu, /trends 7d llm")
+
+
+def parse_trends_args(args: Sequence[str], watchlists: Any
+                      ) -> tuple[int, str | None, list[str]] | str:
+    """(days, list id, entity ids) of /trends arguments, or the reply that explains them."""
+    days, list_id, entities = 30, None, []
+    for word in args:
+        if m := re.fullmatch(r"(\d{1,3})d", word.strip().lower()):
+            days = int(m.group(1))
+            if not 1 <= days <= 365:
+                return f"{word}: a period from 1d to 365d.\n{TRENDS_USAGE}"
+            continue
+        found = resolve(watchlists, word)
+        if found is None:
+            return f"{word}: not a period, list or entity (see /lists).\n{TRENDS_USAGE}"
+        kind, ident = found
+        if kind == "list":
+            list_id = ident
+        elif ident not in entities:
+            entities.append(ident)
+    return days, list_id, entities
+
+
+def trend_chart(store: Any, watchlists: Any, days: int, list_id: str | None,
+                entities: Sequence[str], now: datetime) -> tuple[Trend, bytes | None]:
+    """The trend of the period and its PNG chart (None when the period has no story).
+    Blocking (SQLite, matplotlib): run it off the event loop."""
+    from bot.render.chart import draw_trend
+
+    def name(entity_id: str) -> str:
+        info = watchlists.entity(entity_id)
+        return info.name if info else entity_id
+
+    trend = period_trend(
+        lambda a, b: store.stories.entity_days(a, b, list_id=list_id, entities=entities),
+        days=days, now=now, entities=entities, name=name)
+    if not any(s.total for s in trend.series):
+        return trend, None
+    scope = ", ".join(name(e) for e in entities) or list_id or "top entities"
+    return trend, draw_trend(trend, f"Stories per entity, last {days} days ({scope})")
 
 
 def parse_recent_args(args: Sequence[str]) -> tuple[int, str | None]:
@@ -201,6 +247,7 @@ class Commands:
             ("start", self.start), ("stop", self.stop), ("help", self.help),
             ("recent", self.recent), ("search", self.search), ("lists", self.lists),
             ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
+            ("trends", self.trends),
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
@@ -313,6 +360,26 @@ class Commands:
             attempts = [s.last_attempt for s in states.values() if s.last_attempt]
             last = max(attempts) if attempts else None
         await reply(update, context, render_status(health, last_cycle=last, now=self.s.clock()))
+
+    async def trends(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A chart of stories per entity over 7, 30 or 90 days, with the change against before."""
+        chat = update.effective_chat
+        parsed = parse_trends_args(context.args or [], self.s.watchlists)
+        if chat is None or isinstance(parsed, str):
+            await reply(update, context, plain(parsed if isinstance(parsed, str) else TRENDS_USAGE))
+            return
+        days, list_id, entities = parsed
+        trend, png = await asyncio.to_thread(trend_chart, self.s.store, self.s.watchlists,
+                                             days, list_id, entities, self.s.clock())
+        if png is None:
+            await reply(update, context, plain(f"No stories in the last {days} days"
+                                               + (f" for {', '.join(entities)}" if entities
+                                                  else f" in {list_id}" if list_id else "")
+                                               + "."))
+            return
+        await context.bot.send_photo(chat.id, photo=png,
+                                     caption=cut(f"Last {days} days, stories (change against "
+                                                 f"the {days} before):\n{caption(trend)}", 1024))
 
     # -- follows
     async def follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
