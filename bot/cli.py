@@ -16,6 +16,8 @@ from bot.errors import ConfigError, NewsbotError
 from bot.settings import Settings, env_settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -329,16 +331,12 @@ def explain_pair(settings: Settings, watchlists: object, first: int, second: int
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     import json
-    from datetime import UTC, datetime, timedelta
 
-    from bot.config import parse_duration
     from bot.match.matching import match_item
     from bot.match.rules import load_watchlists
 
-    try:
-        since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
-    except ValueError as exc:
-        print(f"newsbot replay: --since: {exc}", file=sys.stderr)
+    since = _since(args.since, "replay")
+    if since is None:
         return 2
     watchlists = load_watchlists(settings.rules_dir)
     store = _existing_store(settings)
@@ -421,15 +419,11 @@ def cmd_trends(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
 
-    from bot.config import parse_duration
     from bot.render.export import export_csv, export_jsonl
 
-    try:
-        since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since))
-    except ValueError as exc:
-        print(f"newsbot export: --since: {exc} (e.g. --since 30d)", file=sys.stderr)
+    since = _since(args.since, "export")
+    if since is None:
         return 2
     store = _existing_store(settings)
     if store is None:
@@ -487,6 +481,19 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         rows = store.feeds.health(feeds)
     print(health_json(rows) if args.json else health_table(rows))
     return 0
+
+
+def _since(text: str, command: str) -> datetime | None:
+    """Now minus a --since duration ("30d"); None after saying what is wrong."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import parse_duration
+
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(text))
+    except ValueError as exc:
+        print(f"newsbot {command}: --since: {exc} (e.g. --since 30d)", file=sys.stderr)
+        return None
 
 
 def _existing_store(settings: Settings) -> Store | None:
