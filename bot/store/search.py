@@ -126,11 +126,13 @@ class Search:
         if query.list_id:
             where.append("EXISTS (SELECT 1 FROM hits h WHERE h.item_id = i.id AND h.list = ?)")
             params.append(query.list_id)
+        since = None
         if query.since is not None:
             if now is None:
                 raise SearchError("since: needs the current time")  # a caller's mistake
+            since = ts(now - query.since)
             where.append("i.first_seen >= ?")
-            params.append(ts(now - query.since))
+            params.append(since)
         if query.match and not (query.entity or query.list_id):
             # The common case, words (and a period): FTS5 ranks its own matches and only the
             # best few are joined with items. Item ids grow with time, so a period is also a
@@ -138,7 +140,7 @@ class Search:
             inner = "SELECT rowid, rank FROM items_fts WHERE items_fts MATCH ?"
             inner_params: list[object] = [query.match]
             if query.since is not None:
-                first = self._first_id_since(params[-1])
+                first = self._first_id_since(since)
                 inner += " AND rowid >= ?"
                 inner_params.append(first)
             sql = (f"""SELECT i.* FROM ({inner} ORDER BY rank LIMIT ?) f
