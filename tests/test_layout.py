@@ -23,9 +23,10 @@ LAYERS: list[set[str]] = [
     {"render"},
     {"run"},
     {"telegram"},
-    {"entry"},  # cli.py, __main__.py
+    {"cli"},  # the command line (bot/cli/)
+    {"entry"},  # __main__.py
 ]
-ENTRY_MODULES = {"bot.cli", "bot.__main__"}
+ENTRY_MODULES = {"bot.__main__"}
 MAX_FILE_LINES = 600
 MAX_CLASS_LINES = 300
 
