@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.models import Feed
 
@@ -198,6 +198,60 @@ def digest_moment(at: str | None, tz: str, now: datetime) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_CJK_DAYS = "一二三四五六"
+
+
+def parse_weekday(text: str) -> int:
+    """0 (Monday) to 6 of "Mon", "monday", "Tues", "周一", "星期日"…; -1 when none."""
+    word = text.strip().lower()
+    for prefix in ("星期", "周", "礼拜"):
+        if word.startswith(prefix) and len(word) == len(prefix) + 1:
+            tail = word[-1]
+            return 6 if tail in "日天" else _CJK_DAYS.find(tail)
+    if len(word) >= 3:
+        for n, name in enumerate(_DAY_NAMES):
+            if name.startswith(word):
+                return n
+    return -1
+
+
+def weekly_moment(day: int, at: str, tz: str, now: datetime) -> datetime | None:
+    """The latest weekly time (weekday `day`, "HH:MM" in `tz`) at or before `now`, in UTC.
+
+    A local time that DST skips or repeats is read as digest_moment reads it. None when
+    `day` or `at` is malformed; an unknown zone counts as UTC."""
+    hours, minutes = parse_hhmm(at)
+    if hours < 0 or not 0 <= day <= 6:
+        return None
+    zone = zone_or_utc(tz)
+    local = now.astimezone(zone)
+    date = local.date() - timedelta(days=(local.weekday() - day) % 7)
+    for back in (0, 7):
+        moment = datetime(date.year, date.month, date.day, hours, minutes, tzinfo=zone) \
+            - timedelta(days=back)
+        if moment.astimezone(UTC) <= now:
+            return moment.astimezone(UTC)
+    return None  # unreachable: a week earlier is always before now
+
+
+def week_label(moment: datetime, tz: str) -> str:
+    """The ISO week of `moment` in `tz`, "2026-W49": the once-a-week key of a brief."""
+    year, week, _ = moment.astimezone(zone_or_utc(tz)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def brief_period(moment: datetime, tz: str) -> tuple[datetime, datetime]:
+    """The 7 whole local days before a weekly brief's day, as UTC [since, until)."""
+    zone = zone_or_utc(tz)
+    day = moment.astimezone(zone).date()
+    until = datetime(day.year, day.month, day.day, tzinfo=zone)
+    since = until - timedelta(days=7)
+    # Wall-clock arithmetic: a DST change inside the week makes it 167 or 169 hours long.
+    return since.astimezone(UTC), until.astimezone(UTC)
+
+
 def parse_hhmm(text: str) -> tuple[int, int]:
     """(hours, minutes) of "H:MM" or "HH:MM" on a 24-hour clock; (-1, -1) when malformed."""
     head, sep, tail = text.strip().partition(":")
@@ -215,6 +269,18 @@ def zone_or_utc(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def resolve_zone(name: str) -> str | None:
+    """The IANA time zone name for `name` (letter case forgiven), or None when unknown."""
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    # Only on a miss: listing the tz database reads a few hundred files.
+    folded = name.casefold()
+    return next((z for z in sorted(available_timezones()) if z.casefold() == folded), None)
 
 
 def due_feeds(

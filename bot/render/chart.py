@@ -46,7 +46,7 @@ def draw_trend(trend: Trend, title: str) -> bytes:
             for n, series in enumerate(trend.series):
                 ax.plot(x, series.counts, marker="o", linewidth=2.5, markersize=5,
                         color=COLOURS[n % len(COLOURS)],
-                        label=f"{series.name} ({series.total}, {series.change:+d})")
+                        label=f"{_short(series.name)} ({series.total}, {series.change:+d})")
             unit = "day" if trend.bucket_days == 1 else "week"
             ax.set_title(title, loc="left", pad=12)
             ax.set_ylabel(f"stories per {unit}")
@@ -66,6 +66,11 @@ def draw_trend(trend: Trend, title: str) -> bytes:
             return out.getvalue()
         finally:
             plt.close(fig)
+
+
+def _short(name: str, limit: int = 24) -> str:
+    """A legend name that leaves the figures inside the picture ("Cyberspace Administrati…")."""
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -84,11 +84,13 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class RenderedMessage:
-    """A message ready to send: Telegram HTML, its plain-text fallback, optional buttons."""
+    """A message ready to send: Telegram HTML, its plain-text fallback, optional buttons;
+    with a `photo` (PNG bytes) the text is the photo's caption (at most 1,024 characters)."""
 
     html: str
     plain: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    photo: bytes | None = None
 
 
 # ---------------------------------------------------------------------------- text primitives

@@ -141,6 +141,13 @@ class Runtime:
             queued += sent
         return queued
 
+    async def send_weeklies(self, now: datetime | None = None) -> int:
+        """Queue the weekly brief of every chat whose weekday and time have come (once per
+        chat and week: bot/run/weekly.py); return the briefs queued."""
+        from bot.run.weekly import send_weeklies
+
+        return await send_weeklies(self.store, self.config.watchlists, now or datetime.now(UTC))
+
     async def poll(self, feeds: Sequence[Feed] | None = None) -> CycleReport:
         """One cycle over these feeds (default: all configured feeds)."""
         return await self.pipeline.run_cycle(self.config.feeds.feeds if feeds is None else feeds)

@@ -24,8 +24,8 @@ class Scheduler:
     Each tick starts a cycle for the feeds that are due (in the background: a slow feed
     never holds back the others, and a feed already being polled is skipped), checks the
     configuration files for edits every `reload_every` seconds, feed health every
-    `health_every` seconds and due digests every `digest_every` seconds. `on_cycle` receives
-    each finished cycle's report.
+    `health_every` seconds, due digests and weekly briefs every `digest_every` seconds.
+    `on_cycle` receives each finished cycle's report.
     """
 
     def __init__(
@@ -61,13 +61,18 @@ class Scheduler:
                 await self.runtime.check_health()
         except Exception:
             log.exception("scheduler housekeeping failed")
-        try:
-            # Digests apart: a failing health check must not hold back anyone's digest.
-            if loop.time() - self._last_digest >= self.digest_every:
-                self._last_digest = loop.time()
+        if loop.time() - self._last_digest >= self.digest_every:
+            self._last_digest = loop.time()
+            # Digests and briefs apart: a failing health check (or chart) must not hold
+            # back anyone's digest.
+            try:
                 await self.runtime.send_digests()
-        except Exception:
-            log.exception("sending digests failed")
+            except Exception:
+                log.exception("sending digests failed")
+            try:
+                await self.runtime.send_weeklies()
+            except Exception:
+                log.exception("queueing weekly briefs failed")
         task = asyncio.create_task(self._cycle(), name="poll-cycle")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

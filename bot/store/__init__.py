@@ -8,6 +8,7 @@
     store.digests      digest mode: held rows and their release             (digests.py)
     store.events       event forms, candidate stories by event key, profiles (events.py)
     store.search       full-text search, Chinese words included              (search.py)
+    store.weekly       weekly briefs: who, when, the week's figures, once    (weekly.py)
     store.intake       a poll's new items → items, stories, alerts, outbox  (intake.py)
 
 All parts share one connection and one lock (`store.db`, db.py); the schema and its
@@ -31,6 +32,7 @@ from bot.store.schema import migrations
 from bot.store.search import Search
 from bot.store.stories import Source, Stories
 from bot.store.subscribers import Subscriber, Subscribers
+from bot.store.weekly import Weekly
 
 __all__ = [
     "FeedHealth", "FeedState", "FetchRecord", "HealthInput", "HeldItem", "NewItem",
@@ -58,6 +60,7 @@ class Store:
         self.digests = Digests(self.db, self.items, self.stories)
         self.search = Search(self.db, self.items)
         self.events = Events(self.db)
+        self.weekly = Weekly(self.db, self.stories)
         self.intake = Intake(self.db, self.stories, self.subscribers, self.events)
 
     def close(self) -> None:

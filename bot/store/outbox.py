@@ -1,4 +1,5 @@
-"""The outbox: one row per message to deliver (an alert, a "+N sources" edit, a notice).
+"""The outbox: one row per message to deliver (an alert, a "+N sources" edit, a notice, a
+weekly brief's chart with its caption).
 
 A row is queued in the transaction that decides to send it and stays `pending` until the
 delivery worker marks it `sent`, so a crash neither loses nor (beyond the messages in
@@ -35,6 +36,7 @@ class OutboxJob:
     kind: str = "send"  # send: a new message; edit: "+N sources" on the sent one
     edit_message_id: int | None = None  # for kind == "edit": the message to edit
     sources: tuple[Source, ...] = ()  # the story's other sources, for "+N sources"
+    photo: bytes | None = None  # a weekly brief's chart: `text` is then its caption
 
 
 class Outbox:
@@ -48,7 +50,7 @@ class Outbox:
     def due(self, now: datetime, limit: int = 100) -> list[OutboxJob]:
         """Pending deliveries whose time has come, oldest first."""
         rows = self.db.rows(
-            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, o.text, o.kind,
+            """SELECT o.id, o.alert_id, o.chat_id, o.attempts, o.text, o.kind, o.photo,
                       s.kind AS chat_kind, a.item_id, a.story_id,
                       (SELECT m.message_id FROM outbox m WHERE m.alert_id = o.alert_id
                          AND m.chat_id = o.chat_id AND m.kind = 'send') AS edit_of
@@ -67,7 +69,7 @@ class Outbox:
                 chat_kind=r["chat_kind"] or "private", attempts=r["attempts"],
                 item=items.get(r["item_id"]), text=r["text"], kind=r["kind"],
                 edit_message_id=r["edit_of"] if r["kind"] == "edit" else None,
-                sources=sources.get((r["story_id"], r["item_id"]), ()),
+                sources=sources.get((r["story_id"], r["item_id"]), ()), photo=r["photo"],
             )  # type: ignore[arg-type]
             for r in rows
         ]

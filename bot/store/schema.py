@@ -1,4 +1,4 @@
-"""The schema: versioned migrations m001–m006, applied in order when a store opens.
+"""The schema: versioned migrations m001…, applied in order when a store opens.
 
 Migrations are history: once landed, one is never edited, only followed by another.
 """
@@ -301,3 +301,29 @@ def m008_search(db: Database) -> None:
     while chunk := rows.fetchmany(10_000):
         conn.executemany("INSERT INTO items_fts (rowid, title, summary) VALUES (?,?,?)",
                          index_rows(chunk))
+
+
+@migrations()
+def m009_weekly(db: Database) -> None:
+    # Issue 11: the weekly brief. A chat opts in with a weekday, a time and a time zone
+    # (weekly_since: switching on counts from then, never from a week already over). A brief
+    # is a photo (the week's chart) with its caption: the outbox row carries the PNG.
+    # weekly_briefs remembers which chat had which week's brief, written in the transaction
+    # that queues it, so no week is briefed twice, across restarts included.
+    _run(
+        db,
+        """
+        ALTER TABLE subscribers ADD COLUMN weekly_day INTEGER;
+        ALTER TABLE subscribers ADD COLUMN weekly_at TEXT;
+        ALTER TABLE subscribers ADD COLUMN weekly_tz TEXT;
+        ALTER TABLE subscribers ADD COLUMN weekly_since TEXT;
+        ALTER TABLE outbox ADD COLUMN photo BLOB;
+        CREATE TABLE weekly_briefs (
+            chat_id INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            outbox_id INTEGER,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, week)
+        ) WITHOUT ROWID
+        """,
+    )

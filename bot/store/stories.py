@@ -186,9 +186,13 @@ class Stories:
         return out
 
     def entity_days(self, since: datetime, until: datetime, *, list_id: str | None = None,
-                    entities: Sequence[str] = ()) -> list[tuple[str, str, int]]:
-        """(entity, day "YYYY-MM-DD" UTC, stories) for stories first seen in [since, until):
-        a story counts once per entity that any of its items matched in a watchlist."""
+                    entities: Sequence[str] = (), scope: Sequence[str] = (),
+                    utc_offset: int = 0) -> list[tuple[str, str, int]]:
+        """(entity, day "YYYY-MM-DD", stories) for stories first seen in [since, until):
+        a story counts once per entity that any of its items matched in a watchlist.
+
+        `scope`: only hits of these lists or entities (any of them: a chat's follows).
+        Days are UTC days, or local days `utc_offset` minutes east of UTC."""
         where = ["s.created >= ?", "s.created < ?", "h.list != ''"]
         params: list[object] = [ts(since), ts(until)]
         if list_id:
@@ -197,9 +201,13 @@ class Stories:
         if entities:
             where.append(f"h.entity IN ({marks(entities)})")
             params += list(entities)
+        if scope:
+            where.append(f"(h.list IN ({marks(scope)}) OR h.entity IN ({marks(scope)}))")
+            params += [*scope, *scope]
+        day = (f"date(s.created, '{int(utc_offset):+d} minutes')" if utc_offset
+               else "substr(s.created, 1, 10)")
         rows = self.db.rows(
-            f"""SELECT h.entity AS entity, substr(s.created, 1, 10) AS day,
-                       COUNT(DISTINCT s.id) AS n
+            f"""SELECT h.entity AS entity, {day} AS day, COUNT(DISTINCT s.id) AS n
                 FROM stories s JOIN items i ON i.story_id = s.id JOIN hits h ON h.item_id = i.id
                 WHERE {' AND '.join(where)} GROUP BY h.entity, day ORDER BY day, h.entity""",
             params)

@@ -22,6 +22,9 @@ class Subscriber:
     follows: tuple[str, ...] = ()
     digest_at: str | None = None  # "HH:MM" in digest_tz: one digest a day; None: immediate
     digest_tz: str = "UTC"
+    weekly_day: int | None = None  # 0 (Monday)…6: the weekly brief's day; None: no brief
+    weekly_at: str | None = None  # "HH:MM" in weekly_tz
+    weekly_tz: str = "UTC"
 
     def wants(self, hits: Iterable[Hit]) -> bool:
         """True when this chat follows a list or entity of these (listed) hits."""
@@ -100,4 +103,7 @@ def subscriber_from_row(r: dict[str, object]) -> Subscriber:
         active=bool(r["active"]), follows=tuple(json.loads(str(r["follows"]))),
         digest_at=r.get("digest_at"),  # type: ignore[arg-type]
         digest_tz=str(r.get("digest_tz") or "UTC"),
+        weekly_day=r.get("weekly_day"),  # type: ignore[arg-type]
+        weekly_at=r.get("weekly_at"),  # type: ignore[arg-type]
+        weekly_tz=str(r.get("weekly_tz") or r.get("digest_tz") or "UTC"),
     )

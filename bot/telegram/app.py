@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from telegram import Update
@@ -61,8 +62,10 @@ def alert_renderer(runtime: Runtime) -> Any:
     """Render an outbox job with the watchlists current at send time (reload-safe)."""
 
     def render(job: Any) -> RenderedMessage:
-        if job.item is None:  # an admin notice (failing feed, broken config): ready HTML
-            return render_notice(job.text or "")
+        if job.item is None:  # a notice, a digest, a weekly brief: ready HTML (+ a chart)
+            message = render_notice(job.text or "")
+            photo = getattr(job, "photo", None)
+            return replace(message, photo=photo) if photo else message
         return render_alert(job.item, job.item.hits, runtime.config.watchlists,
                             feed_title=job.item.feed, sources=job.sources)
 

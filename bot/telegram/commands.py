@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from telegram import (
     BotCommand,
@@ -49,8 +48,9 @@ from bot.render.replies import (
 from bot.render.text import MAX_CHARS, RenderedMessage, cut
 from bot.render.trends import Trend, caption, period_trend
 from bot.run.configuration import describe_change
-from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
+from bot.schedule import digest_moment, parse_hhmm, resolve_zone, zone_or_utc
 from bot.store.search import SearchError
+from bot.telegram.weekly import weekly_reply
 
 log = logging.getLogger(__name__)
 
@@ -210,18 +210,6 @@ def parse_digest_args(args: Sequence[str]) -> tuple[str, str | None, str | None]
     raise ValueError("malformed /digest arguments")
 
 
-def resolve_zone(name: str) -> str | None:
-    """The IANA time zone name for `name` (letter case forgiven), or None when unknown."""
-    try:
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
-    # Only on a miss: listing the tz database reads a few hundred files.
-    folded = name.casefold()
-    return next((z for z in sorted(available_timezones()) if z.casefold() == folded), None)
-
-
 def describe_digest(at: str | None, tz: str, now: datetime) -> str:
     """What /digest says about a chat's setting: when the next digest comes."""
     if at is None:
@@ -247,7 +235,7 @@ class Commands:
             ("start", self.start), ("stop", self.stop), ("help", self.help),
             ("recent", self.recent), ("search", self.search), ("lists", self.lists),
             ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
-            ("trends", self.trends),
+            ("trends", self.trends), ("weekly", self.weekly),
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
@@ -485,29 +473,17 @@ class Commands:
             return
         chat = update.effective_chat
         assert chat is not None
-        text = await self._store(self._apply_digest, chat.id, mode, at, zone)
+        text = await self._store(apply_digest, self.s.store, chat.id, mode, at, zone,
+                                 self.s.clock())
         await reply(update, context, plain(text))
 
-    def _apply_digest(self, chat_id: int, mode: str, at: str | None, zone: str | None) -> str:
-        """Show or change one chat's digest setting; return the reply (runs in a thread)."""
-        store = self.s.store
-        sub = store.subscribers.get(chat_id)
-        if sub is None or not sub.active:
-            return "This chat is not subscribed: send /start first."
-        now = self.s.clock()
-        tz = zone or sub.digest_tz
-        if mode == "show":
-            return describe_digest(sub.digest_at, sub.digest_tz, now)
-        if mode == "off":
-            if sub.digest_at is None:
-                return "Digest is already off: alerts arrive as soon as they are found."
-            released = store.digests.set(chat_id, None, tz, now)
-            held = (f" The {released} alert{'s' if released != 1 else ''} collected so far "
-                    "will arrive now." if released else "")
-            return "Digest off: alerts arrive as soon as they are found again." + held
-        store.digests.set(chat_id, at, tz, now)
-        log.info("chat %s: digest daily at %s %s", chat_id, at, tz)
-        return describe_digest(at, tz, now)
+    async def weekly(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A weekly brief: /weekly on [day] [HH:MM] [time zone] | off."""
+        chat = update.effective_chat
+        assert chat is not None
+        text = await self._store(weekly_reply, self.s.store, chat.id, context.args or [],
+                                 self.s.clock())
+        await reply(update, context, plain(text))
 
     # -- admins
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -534,6 +510,27 @@ class Commands:
         stats = await self._store(self.s.store.stats)
         queue = self.s.worker.stats.as_dict() if self.s.worker is not None else None
         await reply(update, context, render_stats(stats, queue=queue))
+
+
+def apply_digest(store: Any, chat_id: int, mode: str, at: str | None, zone: str | None,
+                 now: datetime) -> str:
+    """Show or change one chat's digest setting; return the reply (runs in a thread)."""
+    sub = store.subscribers.get(chat_id)
+    if sub is None or not sub.active:
+        return "This chat is not subscribed: send /start first."
+    tz = zone or sub.digest_tz
+    if mode == "show":
+        return describe_digest(sub.digest_at, sub.digest_tz, now)
+    if mode == "off":
+        if sub.digest_at is None:
+            return "Digest is already off: alerts arrive as soon as they are found."
+        released = store.digests.set(chat_id, None, tz, now)
+        held = (f" The {released} alert{'s' if released != 1 else ''} collected so far "
+                "will arrive now." if released else "")
+        return "Digest off: alerts arrive as soon as they are found again." + held
+    store.digests.set(chat_id, at, tz, now)
+    log.info("chat %s: digest daily at %s %s", chat_id, at, tz)
+    return describe_digest(at, tz, now)
 
 
 async def register_commands(bot: Any, admins: Sequence[int]) -> None:

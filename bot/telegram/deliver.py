@@ -93,11 +93,16 @@ class TelegramNotifier:
         if message.buttons:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
                                             for b in row] for row in message.buttons])
+        text = message.plain if plain else message.html
+        parse_mode = None if plain else ParseMode.HTML
         async with _telegram_errors():
-            sent = await self.bot.send_message(
-                chat_id, message.plain if plain else message.html,
-                parse_mode=None if plain else ParseMode.HTML, reply_markup=markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews))
+            if message.photo is not None:  # a weekly brief: the chart, the text its caption
+                sent = await self.bot.send_photo(chat_id, photo=message.photo, caption=text,
+                                                 parse_mode=parse_mode, reply_markup=markup)
+            else:
+                sent = await self.bot.send_message(
+                    chat_id, text, parse_mode=parse_mode, reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews))
         return int(sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
@@ -155,9 +160,11 @@ class ConsoleNotifier:
         self.count = 0
 
     async def send(self, chat_id: int, message: RenderedMessage, *, plain: bool = False) -> int | None:
-        """Write the plain text with a separator line."""
+        """Write the plain text with a separator line (a chart as its size)."""
         self.count += 1
-        print(f"--- alert for chat {chat_id}\n{message.plain}", file=self.stream, flush=True)
+        chart = f"[chart: {len(message.photo):,} bytes PNG]\n" if message.photo else ""
+        print(f"--- alert for chat {chat_id}\n{chart}{message.plain}", file=self.stream,
+              flush=True)
         return self.count
 
     async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
