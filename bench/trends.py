@@ -7,6 +7,10 @@ items, one item in three matched to one of 40 entities (Zipf-like popularity), t
 what /trends and `newsbot trends --png` do: count stories per entity per day for the period
 and the period before (store.stories.entity_days, twice), bucket them (build_trend) and draw
 the PNG (matplotlib, Agg). Prints each part. Target: < 2 s in all for 90 days over 1M items.
+
+Then the weekly brief of a chat that follows everything (the widest scope, the most rows):
+the week's figures (stories, the week before, entity days, each list's top stories by
+sources, entities seen for the first time), its caption and its chart.
 """
 
 from __future__ import annotations
@@ -22,9 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.render.chart import draw_trend, png_size  # noqa: E402
+from bot.match.rules import load_watchlists  # noqa: E402
 from bot.render.trends import period_trend  # noqa: E402
+from bot.run.weekly import draw_brief, gather_brief  # noqa: E402
+from bot.schedule import week_label  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store.db import ts  # noqa: E402
+from bot.store.subscribers import Subscriber  # noqa: E402
+from bot.store.weekly import DueBrief  # noqa: E402
 
 END = datetime(2026, 12, 1, tzinfo=UTC)
 ENTITIES = [f"entity{n:02d}" for n in range(40)]
@@ -92,7 +101,28 @@ def main() -> None:
               f"{png_size(png)[0]}×{png_size(png)[1]}, {len(png) // 1024} kB | < 2 s "
               f"({'ok' if total < 2 else 'MISSED'}) |")
         print(f"\ntop: {', '.join(f'{s.entity} {s.total} ({s.change:+d})' for s in trend.series)}")
+        weekly(store)
         store.close()
+
+
+def weekly(store: Store) -> None:
+    """Time one weekly brief for a chat that follows everything, due at END."""
+    watchlists = load_watchlists(Path(__file__).resolve().parents[1] / "rules")
+    chat = Subscriber(chat_id=1, kind="private", title=None, active=True, weekly_day=END.weekday(),
+                      weekly_at="00:00", weekly_tz="UTC")
+    due = DueBrief(chat, END, week_label(END, "UTC"))
+    t0 = time.perf_counter()
+    brief = gather_brief(store, watchlists, due)
+    gathered = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    caption, png = draw_brief(brief)
+    drawn = time.perf_counter() - t1
+    print("\n## weekly brief: a chat following everything\n")
+    print("| gather the week | caption + chart | total | stories (week before) | caption |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {gathered * 1000:.0f} ms | {drawn * 1000:.0f} ms | {gathered + drawn:.2f} s | "
+          f"{brief.stories} ({brief.previous}) | {len(caption.plain)} chars, "
+          f"{'a chart' if png else 'no chart'} |")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def draw_trend(trend: Trend, title: str) -> bytes:
 
 def _short(name: str, limit: int = 24) -> str:
     """A legend name that leaves the figures inside the picture ("Cyberspace Administrati…")."""
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+    return name if not name or len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
 def png_size(data: bytes) -> tuple[int, int]:

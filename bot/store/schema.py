@@ -309,7 +309,8 @@ def m009_weekly(db: Database) -> None:
     # (weekly_since: switching on counts from then, never from a week already over). A brief
     # is a photo (the week's chart) with its caption: the outbox row carries the PNG.
     # weekly_briefs remembers which chat had which week's brief, written in the transaction
-    # that queues it, so no week is briefed twice, across restarts included.
+    # that queues it, so no week is briefed twice, across restarts included. Briefs and
+    # trends read a period's stories: stories_created spares them a scan of every story.
     _run(
         db,
         """
@@ -324,6 +325,7 @@ def m009_weekly(db: Database) -> None:
             outbox_id INTEGER,
             created TEXT NOT NULL,
             PRIMARY KEY (chat_id, week)
-        ) WITHOUT ROWID
+        ) WITHOUT ROWID;
+        CREATE INDEX stories_created ON stories (created)
         """,
     )

@@ -206,9 +206,14 @@ class Stories:
             params += [*scope, *scope]
         day = (f"date(s.created, '{int(utc_offset):+d} minutes')" if utc_offset
                else "substr(s.created, 1, 10)")
+        # Named entities: their hits (hits_entity) are few, start there. Otherwise start from
+        # the period's stories (stories_created): left to itself SQLite walks every hit in
+        # entity order for the GROUP BY, 75× slower for a week of a 1M-item store.
+        join = "JOIN" if entities else "CROSS JOIN"
         rows = self.db.rows(
             f"""SELECT h.entity AS entity, {day} AS day, COUNT(DISTINCT s.id) AS n
-                FROM stories s JOIN items i ON i.story_id = s.id JOIN hits h ON h.item_id = i.id
+                FROM stories s {join} items i ON i.story_id = s.id
+                {join} hits h ON h.item_id = i.id
                 WHERE {' AND '.join(where)} GROUP BY h.entity, day ORDER BY day, h.entity""",
             params)
         return [(str(r["entity"]), str(r["day"]), int(r["n"])) for r in rows]  # type: ignore[call-overload]
