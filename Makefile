@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean fonts
+.PHONY: run test install bench clean fonts messages
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -33,6 +33,14 @@ fonts:
 	@dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || { apt-get update -qq && \
 	  apt-get install -y -qq fonts-wqy-microhei >/dev/null; } || \
 	  echo "make fonts: could not install fonts-wqy-microhei (run as root)"
+
+# The Chinese catalog: extract the code's English messages, merge them into the .po (new ones
+# untranslated, which tests/test_i18n.py reports until they are translated).
+LOCALE := bot/render/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location --sort-output --omit-header -o $(LOCALE)/newsbot.pot bot
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -i $(LOCALE)/newsbot.pot \
+	  -d $(LOCALE) -D newsbot -l zh
 
 clean:
 	rm -rf $(VENV)

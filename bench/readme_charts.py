@@ -22,7 +22,7 @@ from bot.run.weekly import draw_brief, gather_brief  # noqa: E402
 from bot.schedule import week_label  # noqa: E402
 from bot.store.subscribers import Subscriber  # noqa: E402
 from bot.store.weekly import DueBrief  # noqa: E402
-from bot.telegram.commands import trend_chart  # noqa: E402
+from bot.telegram.trends import trend_chart  # noqa: E402
 
 DOCS = REPO / "docs"
 QUARTER_END = datetime(2025, 3, 31, 12, tzinfo=UTC)

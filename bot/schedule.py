@@ -199,6 +199,7 @@ def digest_moment(at: str | None, tz: str, now: datetime) -> datetime | None:
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CJK_DAYS = "一二三四五六"
 

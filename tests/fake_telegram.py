@@ -225,7 +225,8 @@ class FakeTelegram:
         self.sent: list[SentMessage] = []
         self.calls: list[Call] = []
         self.callback_answers: list[dict[str, Any]] = []
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []  # the last menu set, whatever its scope
+        self.menus: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (scope, language_code)
         self.flood_429s = 0
         self.injected: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -272,7 +273,7 @@ class FakeTelegram:
     # -- test API: what users do
     def user_sends(self, chat_id: int, text: str, *, user_id: int | None = None,
                    kind: str = "private", title: str | None = None,
-                   username: str | None = None) -> int:
+                   username: str | None = None, language_code: str | None = None) -> int:
         """Queue a message from a user (or a channel post when kind='channel'); returns update id."""
         chat = self._remember_chat(chat_id, kind, title)
         message: dict[str, Any] = {
@@ -285,6 +286,8 @@ class FakeTelegram:
             uid = user_id if user_id is not None else chat_id
             message["from"] = {"id": uid, "is_bot": False, "first_name": f"User{uid}",
                                "username": username or f"user{uid}"}
+            if language_code:
+                message["from"]["language_code"] = language_code
         else:
             message["sender_chat"] = self._chat_json(chat)
         command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
@@ -479,9 +482,18 @@ class FakeTelegram:
                 return _error(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(c.get("description", "")) <= 256:
                 return _error(400, "Bad Request: command description is empty or too long")
+        scope = params.get("scope") or {"type": "default"}
+        key = (json.dumps(scope, sort_keys=True) if not isinstance(scope, str) else scope,
+               params.get("language_code") or "")
         with self._lock:
             self.commands = list(commands)
+            self.menus[key] = list(commands)
         return 200, {"ok": True, "result": True}
+
+    def menu(self, language_code: str = "") -> list[dict[str, Any]]:
+        """The default-scope command menu registered for a language ("" = every language)."""
+        with self._lock:
+            return list(self.menus.get((json.dumps({"type": "default"}), language_code), []))
 
     def _api_getMyCommands(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:

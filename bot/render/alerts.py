@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.models import Hit
+from bot.render.i18n import EN, Tr
 from bot.render.text import (
     SUMMARY_CHARS,
     TITLE_CHARS,
@@ -24,8 +25,10 @@ from bot.render.text import (
 )
 
 
-def alert_tags(hits: Sequence[Hit], watchlists: WatchlistsLike | None) -> tuple[list[str], list[str]]:
-    """(list ids, entity display names) of listed hits, in first-seen order."""
+def alert_tags(hits: Sequence[Hit], watchlists: WatchlistsLike | None,
+               tr: Tr = EN) -> tuple[list[str], list[str]]:
+    """(list ids, entity display names in the reader's language) of listed hits, in
+    first-seen order."""
     lists: list[str] = []
     names: list[str] = []
     for h in hits:
@@ -34,7 +37,7 @@ def alert_tags(hits: Sequence[Hit], watchlists: WatchlistsLike | None) -> tuple[
         if h.list not in lists:
             lists.append(h.list)
         info = watchlists.entity(h.entity) if watchlists is not None else None
-        name = info.name if info is not None else h.entity
+        name = tr.name(info, h.entity)
         if name not in names:
             names.append(name)
     return lists, names
@@ -42,12 +45,13 @@ def alert_tags(hits: Sequence[Hit], watchlists: WatchlistsLike | None) -> tuple[
 
 def render_alert(item: ItemLike, hits: Sequence[Hit], watchlists: WatchlistsLike | None, *,
                  feed_title: str | None = None,
-                 sources: Sequence[SourceLike] = ()) -> RenderedMessage:
+                 sources: Sequence[SourceLike] = (), tr: Tr = EN) -> RenderedMessage:
     """One alert: tags, linked title, source and time, a short summary, matched words bold.
 
     `sources` are the other outlets that carried the same story: "+N sources" with links.
+    The frame is in the reader's language (`tr`); the feed's own text never is translated.
     """
-    lists, names = alert_tags(hits, watchlists)
+    lists, names = alert_tags(hits, watchlists, tr)
     b = Builder()
     tags = " ".join(hashtag(x) for x in lists)
     who = cut(", ".join(names), 300)
@@ -56,7 +60,7 @@ def render_alert(item: ItemLike, hits: Sequence[Hit], watchlists: WatchlistsLike
         if who:
             b.add(f"{' · ' if tags else ''}<b>{esc(who)}</b>", f"{' · ' if tags else ''}{who}")
         b.text("\n")
-    title = clean(item.title) or "(untitled)"
+    title = clean(item.title) or tr._("(untitled)")
     link = safe_url(item.link)
     if link:
         b.add(f'<a href="{esc(link)}">', "")
@@ -71,7 +75,7 @@ def render_alert(item: ItemLike, hits: Sequence[Hit], watchlists: WatchlistsLike
         # Plain-text fallback has no anchor: show the URL itself.
         b.plain.append(f"\n{link}")
         b.length += tg_len(link) + 1
-    more = _sources_block(sources, item.lang)
+    more = _sources_block(sources, item.lang, tr)
     summary = clean(item.summary)
     if summary:
         b.text("\n\n")
@@ -90,7 +94,8 @@ def _language(tag: str | None) -> str | None:
     return tag.split("-")[0].lower() if tag else None
 
 
-def _sources_block(sources: Sequence[SourceLike], lang: str | None) -> tuple[str, str] | None:
+def _sources_block(sources: Sequence[SourceLike], lang: str | None,
+                   tr: Tr = EN) -> tuple[str, str] | None:
     """ "+N sources: A, B (zh), C" as (html, plain), the first few linked, a source in another
     language than the alert marked with its language; None without sources."""
     if not sources:
@@ -106,7 +111,7 @@ def _sources_block(sources: Sequence[SourceLike], lang: str | None) -> tuple[str
                           + esc(mark))
         plain_parts.append(name + mark)
     extra = len(sources) - len(shown)
-    tail = f" and {extra} more" if extra else ""
-    label = f"+{len(sources)} source{'s' if len(sources) > 1 else ''}: "
+    tail = tr._(" and {n} more").format(n=extra) if extra else ""
+    label = tr.ngettext("+{n} source: ", "+{n} sources: ", len(sources)).format(n=len(sources))
     return (f"\n\n<b>{esc(label)}</b>{', '.join(html_parts)}{esc(tail)}",
             f"\n\n{label}{', '.join(plain_parts)}{tail}")

@@ -9,6 +9,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.models import Hit
+from bot.render.i18n import EN, Tr
 from bot.render.text import (
     MAX_CHARS,
     Builder,
@@ -108,9 +109,8 @@ def _digest_sections(stories: Sequence[_Story], watchlists: WatchlistsLike | Non
     ]
 
 
-def _entity_name(watchlists: WatchlistsLike | None, entity_id: str) -> str:
-    info = watchlists.entity(entity_id) if watchlists is not None else None
-    return info.name if info is not None else entity_id
+def _entity_name(watchlists: WatchlistsLike | None, entity_id: str, tr: Tr = EN) -> str:
+    return tr.name(watchlists.entity(entity_id) if watchlists is not None else None, entity_id)
 
 
 def _list_title(watchlists: WatchlistsLike | None, list_id: str) -> str | None:
@@ -120,21 +120,21 @@ def _list_title(watchlists: WatchlistsLike | None, list_id: str) -> str | None:
     return None
 
 
-def _local_time(moment: datetime, zone: tzinfo, now: datetime) -> str:
+def _local_time(moment: datetime, zone: tzinfo, now: datetime, tr: Tr = EN) -> str:
     """'14:05' on the chat's today, else '26 Nov 14:05', in the chat's time zone."""
     local = moment.astimezone(zone)
     if local.date() == now.astimezone(zone).date():
         return local.strftime("%H:%M")
-    return f"{local.day} {local.strftime('%b %H:%M')}"
+    return f"{tr.dates.day_month(local.date()).lstrip('0')} {local:%H:%M}"
 
 
 def _story_line(story: _Story, others: Sequence[str], watchlists: WatchlistsLike | None,
-                zone: tzinfo, now: datetime) -> tuple[str, str]:
+                zone: tzinfo, now: datetime, tr: Tr = EN) -> tuple[str, str]:
     """One story as a complete line (html, plain): no tag ever spans two lines."""
     b = Builder()
     item = story.lead
     b.text("• ")
-    title = clean(item.title) or "(untitled)"
+    title = clean(item.title) or tr._("(untitled)")
     link = safe_url(item.link)
     hits = [h for h in item.hits if h.list]
     if link:
@@ -142,18 +142,19 @@ def _story_line(story: _Story, others: Sequence[str], watchlists: WatchlistsLike
     add_field(b, title, hits, "title", DIGEST_TITLE_CHARS)
     if link:
         b.add("</a>", "")
-    at = _local_time(item.published or item.first_seen, zone, now)
+    at = _local_time(item.published or item.first_seen, zone, now, tr)
     meta = f" — {cut(clean(item.feed), 60)}, {at}"
     if story.sources > 1:
-        meta += f" ({story.sources} sources)"
+        meta += " " + tr._("({n} sources)").format(n=story.sources)
     if others:
-        meta += " · also " + cut(", ".join(_entity_name(watchlists, e) for e in others), 120)
+        meta += " · " + tr._("also {names}").format(
+            names=cut(", ".join(_entity_name(watchlists, e, tr) for e in others), 120))
     b.add(f"<i>{esc(meta)}</i>\n", meta + "\n")
     return "".join(b.html), "".join(b.plain)
 
 
 def render_digest(items: Sequence[DigestItemLike], watchlists: WatchlistsLike | None, *,
-                  chat_tz: str | tzinfo, now: datetime) -> list[str]:
+                  chat_tz: str | tzinfo, now: datetime, tr: Tr = EN) -> list[str]:
     """A chat's daily digest as Telegram HTML messages (an empty list when nothing was held).
 
     Grouped by list, then entity; one line per story (items sharing a story_id count once,
@@ -167,8 +168,9 @@ def render_digest(items: Sequence[DigestItemLike], watchlists: WatchlistsLike | 
         return []
     zone = chat_tz if isinstance(chat_tz, tzinfo) else _zone(chat_tz)
     local_now = now.astimezone(zone)
-    count = f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}"
-    heading = f"Daily digest · {local_now.day} {local_now.strftime('%b %Y')} ({zone})"
+    count = tr.ngettext("{n} story", "{n} stories", len(stories)).format(n=len(stories))
+    heading = tr._("Daily digest · {date} ({zone})").format(
+        date=tr.dates.day(local_now.date()), zone=zone)
     messages: list[str] = []
     b = Builder()
     b.add(f"<b>{esc(heading)}</b>\n{esc(count)}\n", f"{heading}\n{count}\n")
@@ -178,10 +180,10 @@ def render_digest(items: Sequence[DigestItemLike], watchlists: WatchlistsLike | 
         tag = hashtag(list_id) + (f" — {title}" if title else "")
         list_head = (f"\n<b>{esc(tag)}</b>\n", f"\n{tag}\n")
         for entity_id, lines in entities:
-            name = cut(_entity_name(watchlists, entity_id), 100)
+            name = cut(_entity_name(watchlists, entity_id, tr), 100)
             entity_head = (f"<b>{esc(name)}</b>\n", f"{name}\n")
             for story, others in lines:
-                line = _story_line(story, others, watchlists, zone, now)
+                line = _story_line(story, others, watchlists, zone, now, tr)
                 heads = []
                 if shown is None or shown[0] != list_id:
                     heads.append(list_head)
@@ -190,7 +192,7 @@ def render_digest(items: Sequence[DigestItemLike], watchlists: WatchlistsLike | 
                 if b.length + sum(tg_len(p) for _, p in [*heads, line]) > MAX_CHARS:
                     messages.append(b.build().html)
                     b = Builder()
-                    more = "Daily digest (continued)"
+                    more = tr._("Daily digest (continued)")
                     b.add(f"<b>{esc(more)}</b>\n", more + "\n")
                     heads = [list_head, entity_head]
                 for markup, visible in [*heads, line]:

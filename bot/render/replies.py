@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from bot.models import Hit
 from bot.render.alerts import alert_tags
+from bot.render.i18n import EN, N_, Tr
 from bot.render.text import (
     MAX_CHARS,
     TITLE_CHARS,
@@ -29,10 +30,10 @@ from bot.render.text import (
 
 
 def _item_line(b: Builder, n: int, item: ItemLike, hits: Sequence[Hit],
-               watchlists: WatchlistsLike | None, title_chars: int) -> None:
-    lists, names = alert_tags(hits, watchlists)
+               watchlists: WatchlistsLike | None, title_chars: int, tr: Tr) -> None:
+    lists, names = alert_tags(hits, watchlists, tr)
     b.text(f"{n}. ")
-    title = clean(item.title) or "(untitled)"
+    title = clean(item.title) or tr._("(untitled)")
     link = safe_url(item.link)
     if link:
         b.add(f'<a href="{esc(link)}">', "")
@@ -46,7 +47,7 @@ def _item_line(b: Builder, n: int, item: ItemLike, hits: Sequence[Hit],
 
 
 def render_items(heading: str, items: Sequence[ItemLike], hits_of: Sequence[Sequence[Hit]],
-                 watchlists: WatchlistsLike | None, *, empty: str) -> RenderedMessage:
+                 watchlists: WatchlistsLike | None, *, empty: str, tr: Tr = EN) -> RenderedMessage:
     """A numbered list of items (for /recent and /search), fitted into one message."""
     b = Builder()
     b.add(f"<b>{esc(heading)}</b>\n", heading + "\n")
@@ -57,29 +58,34 @@ def render_items(heading: str, items: Sequence[ItemLike], hits_of: Sequence[Sequ
     per_item = max(40, min(TITLE_CHARS, (MAX_CHARS - 200) // len(items) - 110))
     for n, (item, hits) in enumerate(zip(items, hits_of, strict=True), start=1):
         before = (list(b.html), list(b.plain), b.length)
-        _item_line(b, n, item, hits, watchlists, per_item)
+        _item_line(b, n, item, hits, watchlists, per_item, tr)
         if b.length > MAX_CHARS - 40:
             b.html, b.plain, b.length = before
-            b.text(f"… and {len(items) - n + 1} more")
+            b.text(tr._("… and {n} more").format(n=len(items) - n + 1))
             break
     return b.build()
 
 
 def render_recent(items: Sequence[ItemLike], hits_of: Sequence[Sequence[Hit]],
-                  watchlists: WatchlistsLike | None, *, scope: str | None = None) -> RenderedMessage:
+                  watchlists: WatchlistsLike | None, *, scope: str | None = None,
+                  tr: Tr = EN) -> RenderedMessage:
     """The /recent reply: latest matched items, newest first."""
-    heading = f"Latest {len(items)} matched item{'s' if len(items) != 1 else ''}"
     if scope:
-        heading += f" for {scope}"
-    return render_items(heading, items, hits_of, watchlists,
-                        empty="Nothing matched yet. Alerts will appear here as feeds are polled.")
+        heading = tr.ngettext("Latest {n} matched item for {scope}",
+                              "Latest {n} matched items for {scope}", len(items))
+    else:
+        heading = tr.ngettext("Latest {n} matched item", "Latest {n} matched items", len(items))
+    return render_items(heading.format(n=len(items), scope=scope), items, hits_of, watchlists,
+                        empty=tr._("Nothing matched yet. Alerts will appear here as feeds are "
+                                   "polled."), tr=tr)
 
 
 def render_search(words: str, items: Sequence[ItemLike], hits_of: Sequence[Sequence[Hit]],
-                  watchlists: WatchlistsLike | None) -> RenderedMessage:
+                  watchlists: WatchlistsLike | None, tr: Tr = EN) -> RenderedMessage:
     """The /search reply."""
-    return render_items(f"Search: {cut(clean(words), 100)}", items, hits_of, watchlists,
-                        empty="No stored item contains all of these words.")
+    return render_items(tr._("Search: {words}").format(words=cut(clean(words), 100)), items,
+                        hits_of, watchlists,
+                        empty=tr._("No stored item contains all of these words."), tr=tr)
 
 
 def _lists_lines(watchlists: WatchlistsLike) -> list[tuple[str, str, str | None]]:
@@ -99,136 +105,156 @@ def _lists_lines(watchlists: WatchlistsLike) -> list[tuple[str, str, str | None]
 
 
 def render_lists(watchlists: WatchlistsLike, *, page: int = 0, per_page: int = 25,
-                 follows: Sequence[str] = ()) -> RenderedMessage:
+                 follows: Sequence[str] = (), tr: Tr = EN) -> RenderedMessage:
     """The /lists reply: watchlists and entities, paged, with follow buttons and navigation."""
     lines = _lists_lines(watchlists)
     pages = max(1, -(-len(lines) // per_page))
     page = min(max(0, page), pages - 1)
     chunk = lines[page * per_page:(page + 1) * per_page]
     b = Builder()
-    title = f"Watchlists (page {page + 1}/{pages})" if pages > 1 else "Watchlists"
+    title = (tr._("Watchlists (page {page}/{pages})").format(page=page + 1, pages=pages)
+             if pages > 1 else tr._("Watchlists"))
     b.add(f"<b>{esc(title)}</b>\n", title + "\n")
     for markup, plain, _ in chunk:
         if b.room() < tg_len(plain) + 200:
             break
         b.add(markup + "\n", plain + "\n")
-    following = "everything" if not follows else ", ".join(follows)
-    b.text(f"\nYou follow: {cut(following, 300)}\n/follow <list|entity> · /unfollow <list|entity>")
+    following = tr._("everything") if not follows else ", ".join(follows)
+    b.text("\n" + tr._("You follow: {scope}").format(scope=cut(following, 300))
+           + "\n/follow <list|entity> · /unfollow <list|entity>")
     rows: list[tuple[Button, ...]] = []
     for _, _, list_id in chunk:
         if list_id is None:
             continue
         if list_id in follows:
-            rows.append((Button(f"✓ Unfollow {list_id}", f"unfollow:{list_id}:{page}"[:64]),))
+            rows.append((Button(tr._("✓ Unfollow {list}").format(list=list_id),
+                                f"unfollow:{list_id}:{page}"[:64]),))
         else:
-            rows.append((Button(f"Follow {list_id}", f"follow:{list_id}:{page}"[:64]),))
+            rows.append((Button(tr._("Follow {list}").format(list=list_id),
+                                f"follow:{list_id}:{page}"[:64]),))
     nav = []
     if page > 0:
-        nav.append(Button("◀ Prev", f"lists:{page - 1}"))
+        nav.append(Button(tr._("◀ Prev"), f"lists:{page - 1}"))
     if page < pages - 1:
-        nav.append(Button("Next ▶", f"lists:{page + 1}"))
+        nav.append(Button(tr._("Next ▶"), f"lists:{page + 1}"))
     if nav:
         rows.append(tuple(nav))
     return b.build(tuple(rows))
 
 
 def render_status(health: Sequence[HealthLike], *, last_cycle: datetime | None,
-                  now: datetime) -> RenderedMessage:
+                  now: datetime, tr: Tr = EN) -> RenderedMessage:
     """The /status reply: how many feeds are ok or failing, last cycle, oldest failure."""
     failing = [h for h in health if h.consecutive_errors > 0]
     never = [h for h in health if h.last_ok is None and h.consecutive_errors == 0]
     ok = len(health) - len(failing) - len(never)
     b = Builder()
-    b.add("<b>Feed status</b>\n", "Feed status\n")
-    b.text(f"{len(health)} feeds: {ok} ok, {len(failing)} failing, {len(never)} not polled yet\n")
-    b.text(f"Last cycle: {when(last_cycle)}" + (f" ({_ago(last_cycle, now)})" if last_cycle else "")
-           + "\n")
+    heading = tr._("Feed status")
+    b.add(f"<b>{esc(heading)}</b>\n", heading + "\n")
+    b.text(tr._("{feeds} feeds: {ok} ok, {failing} failing, {never} not polled yet").format(
+        feeds=len(health), ok=ok, failing=len(failing), never=len(never)) + "\n")
+    b.text(tr._("Last cycle: {when}").format(when=when(last_cycle))
+           + (f" ({_ago(last_cycle, now, tr)})" if last_cycle else "") + "\n")
     if failing:
         oldest = min(failing, key=lambda h: (h.last_ok or datetime.min.replace(tzinfo=UTC)))
-        since = f"last ok {when(oldest.last_ok)}" if oldest.last_ok else "never ok"
-        b.text(f"Oldest failure: {cut(oldest.name, 80)} ({since})\n")
-        b.text("\nFailing:\n")
+        since = (tr._("last ok {when}").format(when=when(oldest.last_ok)) if oldest.last_ok
+                 else tr._("never ok"))
+        b.text(tr._("Oldest failure: {feed} ({since})").format(feed=cut(oldest.name, 80),
+                                                                since=since) + "\n")
+        b.text("\n" + tr._("Failing:") + "\n")
         worst = sorted(failing, key=lambda h: -h.consecutive_errors)
         for n, h in enumerate(worst):
             line = (f"• {cut(h.name, 60)} — {h.consecutive_errors}× "
-                    f"{cut(clean(h.last_error) or 'error', 120)}\n")
+                    f"{cut(clean(h.last_error) or tr._('error'), 120)}\n")
             if b.room() < tg_len(line) + 40:
-                b.text(f"… and {len(worst) - n} more")
+                b.text(tr._("… and {n} more").format(n=len(worst) - n))
                 break
             b.text(line)
     return b.build()
 
 
-def _ago(moment: datetime, now: datetime) -> str:
+def _ago(moment: datetime, now: datetime, tr: Tr = EN) -> str:
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 90:
-        return f"{seconds}s ago"
+        return tr._("{n}s ago").format(n=seconds)
     if seconds < 5400:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"
+        return tr._("{n} min ago").format(n=seconds // 60)
+    return tr._("{n} h ago").format(n=seconds // 3600)
 
 
-def render_stats(stats: Mapping[str, int], *, queue: Mapping[str, int] | None = None) -> RenderedMessage:
+def render_stats(stats: Mapping[str, int], *, queue: Mapping[str, int] | None = None,
+                 tr: Tr = EN) -> RenderedMessage:
     """The /stats reply (admins): subscribers, items, alerts sent, queue."""
     s = dict(stats)
     q = dict(queue or {})
     lines = [
-        f"Subscribers: {s.get('active_subscribers', 0)} active of {s.get('subscribers', 0)}",
-        f"Items: {s.get('items', 0)} stored, {s.get('matched_items', 0)} matched",
-        f"Alerts: {s.get('alerts', 0)}; deliveries sent {s.get('sent', 0)}, "
-        f"pending {s.get('pending', 0)}, failed {s.get('failed', 0)}",
+        tr._("Subscribers: {active} active of {all}").format(
+            active=s.get("active_subscribers", 0), all=s.get("subscribers", 0)),
+        tr._("Items: {stored} stored, {matched} matched").format(
+            stored=s.get("items", 0), matched=s.get("matched_items", 0)),
+        tr._("Alerts: {alerts}; deliveries sent {sent}, pending {pending}, failed {failed}").format(
+            alerts=s.get("alerts", 0), sent=s.get("sent", 0), pending=s.get("pending", 0),
+            failed=s.get("failed", 0)),
     ]
     if q:
-        lines.append("Worker: " + ", ".join(f"{k} {v}" for k, v in q.items()))
+        lines.append(tr._("Worker: {counts}").format(
+            counts=", ".join(f"{k} {v}" for k, v in q.items())))
     b = Builder()
-    b.add("<b>Stats</b>\n", "Stats\n")
+    heading = tr._("Stats")
+    b.add(f"<b>{esc(heading)}</b>\n", heading + "\n")
     b.text("\n".join(lines))
     return b.build()
 
 
+# Descriptions in English, marked for the catalog (N_) and translated where shown.
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Subscribe this chat to alerts"),
-    ("stop", "Unsubscribe this chat"),
-    ("recent", "Latest matched items: /recent [n] [list|entity]"),
-    ("search", "Search stored items: /search <words>"),
-    ("lists", "Watchlists and their entities"),
-    ("follow", "Receive only a list or entity: /follow <list|entity>"),
-    ("unfollow", "Stop following a list or entity"),
-    ("digest", "One message a day: /digest daily HH:MM [time zone], /digest off"),
-    ("status", "Feed health"),
-    ("trends", "Chart of stories per entity: /trends [7d|30d|90d] [list|entity…]"),
-    ("weekly", "A brief each week: /weekly on [Mon 09:00] [time zone], /weekly off"),
-    ("help", "What this bot does"),
+    ("start", N_("Subscribe this chat to alerts")),
+    ("stop", N_("Unsubscribe this chat")),
+    ("recent", N_("Latest matched items: /recent [n] [list|entity]")),
+    ("search", N_("Search stored items: /search <words>")),
+    ("lists", N_("Watchlists and their entities")),
+    ("follow", N_("Receive only a list or entity: /follow <list|entity>")),
+    ("unfollow", N_("Stop following a list or entity")),
+    ("digest", N_("One message a day: /digest daily HH:MM [time zone], /digest off")),
+    ("status", N_("Feed health")),
+    ("trends", N_("Chart of stories per entity: /trends [7d|30d|90d] [list|entity…]")),
+    ("weekly", N_("A brief each week: /weekly on [Mon 09:00] [time zone], /weekly off")),
+    ("lang", N_("Language of this chat: /lang zh | /lang en")),
+    ("help", N_("What this bot does")),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("reload", "Re-read rules and feeds (admins)"),
-    ("stats", "Subscribers, items, alerts, queue (admins)"),
+    ("reload", N_("Re-read rules and feeds (admins)")),
+    ("stats", N_("Subscribers, items, alerts, queue (admins)")),
 )
 
 
-def render_help(*, is_admin: bool = False) -> RenderedMessage:
+def render_help(*, is_admin: bool = False, tr: Tr = EN) -> RenderedMessage:
     """The /help reply."""
     b = Builder()
-    b.add("<b>newsbot</b> — alerts on China's generative-AI industry from news feeds.\n\n",
-          "newsbot — alerts on China's generative-AI industry from news feeds.\n\n")
+    about = tr._("alerts on China's generative-AI industry from news feeds.")
+    b.add(f"<b>newsbot</b> — {esc(about)}\n\n", f"newsbot — {about}\n\n")
     for name, text in COMMANDS + (ADMIN_COMMANDS if is_admin else ()):
-        b.text(f"/{name} — {text}\n")
+        b.text(f"/{name} — {tr._(text)}\n")
     return b.build()
 
 
-def render_start(*, new: bool, follows: Sequence[str], lists: Sequence[str]) -> RenderedMessage:
+def render_start(*, new: bool, follows: Sequence[str], lists: Sequence[str],
+                 tr: Tr = EN) -> RenderedMessage:
     """The /start reply: what this chat will receive and how to change it."""
     b = Builder()
-    b.add("<b>Subscribed.</b> " if new else "<b>Already subscribed.</b> ",
-          "Subscribed. " if new else "Already subscribed. ")
-    scope = ("every matched item of every watchlist" if not follows
-             else "items about " + ", ".join(follows))
-    b.text(f"This chat will receive an alert for {cut(scope, 500)}, "
-           "as soon as a feed publishes it.\n")
+    head = tr._("Subscribed.") if new else tr._("Already subscribed.")
+    b.add(f"<b>{esc(head)}</b> ", head + " ")
+    if follows:
+        b.text(tr._("This chat will receive an alert for items about {scope}, as soon as a "
+                    "feed publishes it.").format(scope=cut(", ".join(follows), 500)) + "\n")
+    else:
+        b.text(tr._("This chat will receive an alert for every matched item of every "
+                    "watchlist, as soon as a feed publishes it.") + "\n")
     if lists:
-        b.text(f"Watchlists: {cut(', '.join(lists), 500)}.\n")
-    b.text("Narrow it with /follow <list|entity> (see /lists), widen it with /unfollow; "
-           "/recent shows the latest items; /stop ends the alerts; /help lists everything.")
+        b.text(tr._("Watchlists: {lists}.").format(lists=cut(", ".join(lists), 500)) + "\n")
+    b.text(tr._("Narrow it with /follow <list|entity> (see /lists), widen it with /unfollow; "
+                "/recent shows the latest items; /stop ends the alerts; /lang zh switches to "
+                "Chinese; /help lists everything."))
     return b.build()
 
 

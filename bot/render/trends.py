@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.render.i18n import EN, Tr
+
 
 @dataclass(frozen=True, slots=True)
 class Series:
@@ -73,9 +75,10 @@ def period_trend(entity_days: EntityDays, *, days: int, now: datetime,
                        first_day=since.date(), days=days, top=top, entities=entities, name=name)
 
 
-def caption(trend: Trend) -> str:
+def caption(trend: Trend, tr: Tr = EN) -> str:
     """The figures in one line each: "Zhipu 14 stories, +9"."""
-    return "\n".join(f"{s.name} {s.total} stor{'y' if s.total == 1 else 'ies'}, {s.change:+d}"
+    return "\n".join(tr.ngettext("{name} {n} story, {change}", "{name} {n} stories, {change}",
+                                  s.total).format(name=s.name, n=s.total, change=f"{s.change:+d}")
                      for s in trend.series)
 
 

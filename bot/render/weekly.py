@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from bot.render.i18n import EN, Tr
 from bot.render.text import Builder, RenderedMessage, cut, esc, safe_url, tg_len
 from bot.render.trends import Trend
 
@@ -41,36 +42,38 @@ class WeeklyBrief:
     top: tuple[tuple[str, tuple[TopStoryLike, ...]], ...]  # (list title, stories), list order
     new_entities: tuple[str, ...]  # names of entities seen for the first time
 
-    @property
-    def span(self) -> str:
-        """"23 – 29 Nov 2026"."""
-        first = f"{self.first_day:%d %b}" if self.first_day.year == self.last_day.year \
-            else f"{self.first_day:%d %b %Y}"
-        return f"{first} – {self.last_day:%d %b %Y}"
+
+def span(brief: WeeklyBrief, tr: Tr = EN) -> str:
+    """The brief's days: "23 Nov – 29 Nov 2026"."""
+    return tr.dates.span(brief.first_day, brief.last_day)
 
 
-def chart_title(brief: WeeklyBrief) -> str:
+def chart_title(brief: WeeklyBrief, tr: Tr = EN) -> str:
     """The chart's title: the week and its span."""
-    return f"Stories per entity, {brief.span}"
+    return tr._("Stories per entity, {span}").format(span=span(brief, tr))
 
 
-def render_weekly(brief: WeeklyBrief) -> RenderedMessage:
+def render_weekly(brief: WeeklyBrief, tr: Tr = EN) -> RenderedMessage:
     """The brief's caption (HTML and plain), at most CAPTION_CHARS as Telegram counts them."""
     for title_chars, per_list in ((90, 3), (70, 3), (60, 2), (50, 2), (45, 1)):
-        message = _caption(brief, title_chars, per_list)
+        message = _caption(brief, title_chars, per_list, tr)
         if tg_len(message.plain) <= CAPTION_CHARS:
             return message
     short = cut(message.plain, CAPTION_CHARS)  # still too long (many lists): plain, cut
     return RenderedMessage(esc(short), short)
 
 
-def _caption(brief: WeeklyBrief, title_chars: int, per_list: int) -> RenderedMessage:
+def _caption(brief: WeeklyBrief, title_chars: int, per_list: int, tr: Tr) -> RenderedMessage:
     b = Builder()
-    b.add(f"<b>Weekly brief · {esc(brief.span)}</b>\n", f"Weekly brief · {brief.span}\n")
+    head = tr._("Weekly brief · {span}").format(span=span(brief, tr))
+    b.add(f"<b>{esc(head)}</b>\n", head + "\n")
     change = brief.stories - brief.previous
-    b.text(f"{_stories(brief.stories)}, {change:+d} against the week before ({brief.previous})")
+    b.text(tr.ngettext("{n} story, {change} against the week before ({previous})",
+                       "{n} stories, {change} against the week before ({previous})",
+                       brief.stories).format(n=brief.stories, change=f"{change:+d}",
+                                             previous=brief.previous))
     if not brief.stories:
-        b.text("\nA quiet week: nothing on your lists.")
+        b.text("\n" + tr._("A quiet week: nothing on your lists."))
         return b.build()
     leaders = [s for s in brief.trend.series if s.total][:TOP_ENTITIES]
     if leaders:
@@ -83,15 +86,11 @@ def _caption(brief: WeeklyBrief, title_chars: int, per_list: int) -> RenderedMes
             title = cut(story.title, title_chars)
             url = safe_url(story.link)
             linked = f'<a href="{esc(url)}">{esc(title)}</a>' if url else esc(title)
-            tail = f" ({story.sources} sources)" if story.sources > 1 else ""
+            tail = " " + tr._("({n} sources)").format(n=story.sources) if story.sources > 1 else ""
             b.add(f"\n• {linked}{esc(tail)}", f"\n• {title}{tail}")
     if brief.new_entities:
-        b.text("\n\nNew this week: " + ", ".join(brief.new_entities))
+        b.text("\n\n" + tr._("New this week: {names}").format(names=", ".join(brief.new_entities)))
     return b.build()
-
-
-def _stories(n: int) -> str:
-    return f"{n} stor{'y' if n == 1 else 'ies'}"
 
 
 def list_titles(lists: Sequence[tuple[str, str]], top: dict[str, Sequence[TopStoryLike]]

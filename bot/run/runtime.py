@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -21,6 +21,7 @@ from bot.match.matching import match_item
 from bot.match.watchlists import Watchlists
 from bot.models import Feed, Hit, Item
 from bot.render.digest import render_digest
+from bot.render.i18n import Tr, translator
 from bot.render.notices import config_notice, health_notice
 from bot.render.terminal import format_alert, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
@@ -88,15 +89,21 @@ class Runtime:
                 self._reported_problems = problems
                 log.error("configuration not reloaded, the last good one keeps running:\n%s",
                           "\n".join(problems))
-                await self.notify_admins(config_notice(exc.problems))
+                bad = exc.problems
+                await self.notify_admins(lambda tr: config_notice(bad, tr))
             return
         log.info("configuration reloaded: %s", describe_change(old, new).replace("\n", "; "))
 
-    async def notify_admins(self, html: str) -> None:
-        """Queue a notice for every admin's private chat (nothing to do without admins)."""
-        if self.settings.admins and self.settings.telegram_token:
-            await asyncio.to_thread(
-                self.store.outbox.enqueue_notice, self.settings.admins, html, datetime.now(UTC))
+    async def notify_admins(self, notice: Callable[[Tr], str]) -> None:
+        """Queue a notice for every admin's private chat, each in the admin's language
+        (nothing to do without admins)."""
+        if not (self.settings.admins and self.settings.telegram_token):
+            return
+        for admin in self.settings.admins:
+            sub = await asyncio.to_thread(self.store.subscribers.get, admin)
+            html = notice(translator(sub.lang if sub else None))
+            await asyncio.to_thread(self.store.outbox.enqueue_notice, [admin], html,
+                                    datetime.now(UTC))
 
     async def check_health(self, now: datetime | None = None) -> list[str]:
         """Raise one admin notice per change of a feed's health (failing, silent, recovered)."""
@@ -113,9 +120,16 @@ class Runtime:
             await asyncio.to_thread(self.store.feeds.set_health, h.feed, health, now)
             text = health_notice(feed.name, feed.url, h.health, health,
                                  since=h.first_error_at, last_error=h.last_error, now=now)
+
+            def notice(tr: Tr, feed: Feed = feed, old: str = h.health, new: str = health,
+                       since: datetime | None = h.first_error_at,
+                       error: str | None = h.last_error) -> str:
+                return health_notice(feed.name, feed.url, old, new, since=since,
+                                     last_error=error, now=now, tr=tr)
+
             log.warning("feed %s: %s → %s%s", feed.name, h.health, health,
                         f" (last error: {h.last_error})" if health == "failing" else "")
-            await self.notify_admins(text)
+            await self.notify_admins(notice)
             notices.append(text)
         return notices
 
@@ -131,7 +145,8 @@ class Runtime:
         queued = 0
         for chat in await asyncio.to_thread(self.store.digests.due_chats, now):
             held = await asyncio.to_thread(self.store.digests.held, chat.chat_id)
-            messages = render_digest(held, self.config.watchlists, chat_tz=chat.digest_tz, now=now)
+            messages = render_digest(held, self.config.watchlists, chat_tz=chat.digest_tz, now=now,
+                                     tr=translator(chat.lang))
             sent = await asyncio.to_thread(
                 self.store.digests.release, chat.chat_id, messages, now,
                 outbox_ids=[h.outbox_id for h in held])

@@ -1,7 +1,7 @@
 """Weekly briefs: find the chats whose brief is due, gather their week, draw, queue.
 
 A chat's brief covers the seven whole days (in its time zone) before its brief's day, within
-what it follows. Chats with the same follows, zone and week share one brief: gathered and
+what it follows. Chats with the same follows, zone, language and week share one brief: gathered and
 drawn once. Queueing is once per chat and ISO week (bot/store/weekly.py), so a restart or a
 second look never sends a week twice.
 """
@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.render.i18n import EN, Tr, translator
 from bot.render.text import RenderedMessage
 from bot.render.trends import build_trend
 from bot.render.weekly import WeeklyBrief, chart_title, list_titles, render_weekly
@@ -26,8 +27,9 @@ WEEK = timedelta(days=7)
 CHART_ENTITIES = 6
 
 
-def gather_brief(store: Store, watchlists: Any, due: DueBrief) -> WeeklyBrief:
-    """The figures of a due chat's week (blocking: SQLite)."""
+def gather_brief(store: Store, watchlists: Any, due: DueBrief, tr: Tr = EN) -> WeeklyBrief:
+    """The figures of a due chat's week, entities named in the chat's language (blocking:
+    SQLite)."""
     tz = due.chat.weekly_tz
     since, until = brief_period(due.moment, tz)
     offset = zone_or_utc(tz).utcoffset(until)
@@ -38,8 +40,7 @@ def gather_brief(store: Store, watchlists: Any, due: DueBrief) -> WeeklyBrief:
         return store.stories.entity_days(a, b, scope=scope, utc_offset=minutes)
 
     def name(entity_id: str) -> str:
-        info = watchlists.entity(entity_id)
-        return info.name if info else entity_id
+        return tr.name(watchlists.entity(entity_id), entity_id)
 
     current = days(since, until)
     first_day = (since + timedelta(minutes=minutes)).date()
@@ -57,14 +58,14 @@ def gather_brief(store: Store, watchlists: Any, due: DueBrief) -> WeeklyBrief:
     )
 
 
-def draw_brief(brief: WeeklyBrief) -> tuple[RenderedMessage, bytes | None]:
+def draw_brief(brief: WeeklyBrief, tr: Tr = EN) -> tuple[RenderedMessage, bytes | None]:
     """The caption and the chart (None for a quiet week: no empty chart)."""
-    caption = render_weekly(brief)
+    caption = render_weekly(brief, tr)
     if not brief.stories or not any(s.total for s in brief.trend.series):
         return caption, None
     from bot.render.chart import draw_trend
 
-    return caption, draw_trend(brief.trend, chart_title(brief))
+    return caption, draw_trend(brief.trend, chart_title(brief, tr))
 
 
 async def send_weeklies(store: Store, watchlists: Any, now: datetime) -> int:
@@ -73,10 +74,11 @@ async def send_weeklies(store: Store, watchlists: Any, now: datetime) -> int:
     made: dict[tuple[object, ...], tuple[RenderedMessage, bytes | None]] = {}
     for due in await asyncio.to_thread(store.weekly.due, now):
         since, _ = brief_period(due.moment, due.chat.weekly_tz)
-        key = (since, due.chat.weekly_tz, tuple(sorted(due.chat.follows)))
+        tr = translator(due.chat.lang)
+        key = (since, due.chat.weekly_tz, tuple(sorted(due.chat.follows)), tr.lang)
         if key not in made:
-            brief = await asyncio.to_thread(gather_brief, store, watchlists, due)
-            made[key] = await asyncio.to_thread(draw_brief, brief)
+            brief = await asyncio.to_thread(gather_brief, store, watchlists, due, tr)
+            made[key] = await asyncio.to_thread(draw_brief, brief, tr)
         caption, png = made[key]
         if await asyncio.to_thread(store.weekly.queue, due.chat.chat_id, due.week, caption.html,
                                    png, now):

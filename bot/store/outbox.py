@@ -37,6 +37,7 @@ class OutboxJob:
     edit_message_id: int | None = None  # for kind == "edit": the message to edit
     sources: tuple[Source, ...] = ()  # the story's other sources, for "+N sources"
     photo: bytes | None = None  # a weekly brief's chart: `text` is then its caption
+    lang: str | None = None  # the chat's language: alerts are framed in it
 
 
 class Outbox:
@@ -51,7 +52,7 @@ class Outbox:
         """Pending deliveries whose time has come, oldest first."""
         rows = self.db.rows(
             """SELECT o.id, o.alert_id, o.chat_id, o.attempts, o.text, o.kind, o.photo,
-                      s.kind AS chat_kind, a.item_id, a.story_id,
+                      s.kind AS chat_kind, s.lang AS chat_lang, a.item_id, a.story_id,
                       (SELECT m.message_id FROM outbox m WHERE m.alert_id = o.alert_id
                          AND m.chat_id = o.chat_id AND m.kind = 'send') AS edit_of
                FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id
@@ -70,6 +71,7 @@ class Outbox:
                 item=items.get(r["item_id"]), text=r["text"], kind=r["kind"],
                 edit_message_id=r["edit_of"] if r["kind"] == "edit" else None,
                 sources=sources.get((r["story_id"], r["item_id"]), ()), photo=r["photo"],
+                lang=r["chat_lang"],
             )  # type: ignore[arg-type]
             for r in rows
         ]

@@ -329,3 +329,10 @@ def m009_weekly(db: Database) -> None:
         CREATE INDEX stories_created ON stories (created)
         """,
     )
+
+
+@migrations()
+def m012_chat_language(db: Database) -> None:
+    # Issue 14: a chat reads newsbot in English or Chinese (its user's Telegram language at
+    # /start, or its /lang); NULL: never said, English.
+    _run(db, "ALTER TABLE subscribers ADD COLUMN lang TEXT")

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import NewsbotError
 from bot.match.normalize import fold
+from bot.messages import N_
 from bot.store.db import Db, ts
 from bot.store.items import Items, StoredItem
 
@@ -38,7 +39,19 @@ _OVERFETCH = 5
 
 
 class SearchError(NewsbotError):
-    """A query that cannot be run (a bad filter); the message says how to write it."""
+    """A query that cannot be run (a bad filter, nothing to search for).
+
+    Its message is a template marked for the catalog, so a chat reads it in its language:
+    `exc.translated(tr._)`."""
+
+    def __init__(self, template: str, **fields: object) -> None:
+        self.template = template
+        self.fields = fields
+        super().__init__(template.format(**fields))
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message through a translator's gettext."""
+        return gettext(self.template).format(**self.fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +86,8 @@ def parse_query(text: str) -> Query:
             key, value = word.split(":", 1)
             key = key.lower()
             if not value:
-                raise SearchError(f"{key}: needs a value, e.g. {key}:{_EXAMPLE[key]}")
+                raise SearchError(N_("{key}: needs a value, e.g. {key}:{example}"), key=key,
+                                  example=_EXAMPLE[key])
             if key == "entity":
                 entity = value.lower()
             elif key == "list":
@@ -85,7 +99,7 @@ def parse_query(text: str) -> Query:
         if phrase:
             phrases.append(phrase)
     if not phrases and entity is None and list_id is None:
-        raise SearchError('nothing to search for, e.g. 智谱 GLM, "open source", entity:zhipu')
+        raise SearchError(N_('nothing to search for, e.g. 智谱 GLM, "open source", entity:zhipu'))
     return Query(" AND ".join(phrases), entity, list_id, since)
 
 
@@ -95,7 +109,8 @@ _EXAMPLE = {"entity": "zhipu", "list": "llm", "since": "30d"}
 def _parse_since(value: str) -> timedelta:
     m = _SINCE.match(value.lower())
     if m is None:
-        raise SearchError(f"since:{value} is not a period; write since:30d, since:12h or since:2w")
+        raise SearchError(N_("since:{value} is not a period; write since:30d, since:12h or "
+                             "since:2w"), value=value)
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
@@ -129,7 +144,7 @@ class Search:
         since = None
         if query.since is not None:
             if now is None:
-                raise SearchError("since: needs the current time")  # a caller's mistake
+                raise SearchError(N_("since: needs the current time"))  # a caller's mistake
             since = ts(now - query.since)
             where.append("i.first_seen >= ?")
             params.append(since)
@@ -158,7 +173,8 @@ class Search:
         try:
             rows = self.db.rows(sql, [*params, n * _OVERFETCH])
         except sqlite3.OperationalError as exc:  # an FTS5 syntax the phrases did not prevent
-            raise SearchError(f"cannot search for {text!r}: {exc}") from exc
+            raise SearchError(N_("cannot search for {text}: {error}"), text=repr(text),
+                              error=str(exc)) from exc
         return _one_per_story(self._items.with_hits(rows), n)
 
     def _first_id_since(self, since: object) -> int:

@@ -25,6 +25,7 @@ class Subscriber:
     weekly_day: int | None = None  # 0 (Monday)…6: the weekly brief's day; None: no brief
     weekly_at: str | None = None  # "HH:MM" in weekly_tz
     weekly_tz: str = "UTC"
+    lang: str | None = None  # "zh" or "en": what the chat reads; None: not said (English)
 
     def wants(self, hits: Iterable[Hit]) -> bool:
         """True when this chat follows a list or entity of these (listed) hits."""
@@ -40,19 +41,24 @@ class Subscribers:
     def __init__(self, db: Db) -> None:
         self.db = db
 
-    def subscribe(self, chat_id: int, kind: str, title: str | None, now: datetime) -> bool:
-        """Subscribe a chat; True when it is new or was inactive."""
+    def subscribe(self, chat_id: int, kind: str, title: str | None, now: datetime, *,
+                  lang: str | None = None) -> bool:
+        """Subscribe a chat; True when it is new or was inactive. `lang` (its user's
+        language) is the chat's language unless it chose one before (/lang)."""
         with self.db.tx() as conn:
             row = conn.execute(
                 "SELECT active FROM subscribers WHERE chat_id = ?", [chat_id]
             ).fetchone()
             if row is None:
                 conn.execute(
-                    """INSERT INTO subscribers (chat_id, kind, title, active, created, updated)
-                       VALUES (?,?,?,1,?,?)""",
-                    [chat_id, kind, title, ts(now), ts(now)],
+                    """INSERT INTO subscribers (chat_id, kind, title, active, created, updated,
+                       lang) VALUES (?,?,?,1,?,?,?)""",
+                    [chat_id, kind, title, ts(now), ts(now), lang],
                 )
                 return True
+            if lang:
+                conn.execute("UPDATE subscribers SET lang = COALESCE(lang, ?) WHERE chat_id = ?",
+                             [lang, chat_id])
             conn.execute(
                 """UPDATE subscribers SET active = 1, kind = ?, title = ?, updated = ?,
                    deactivated_reason = NULL WHERE chat_id = ?""",
@@ -91,6 +97,12 @@ class Subscribers:
                 [json.dumps(sorted(set(follows))), ts(now or datetime.now(UTC)), chat_id],
             )
 
+    def set_lang(self, chat_id: int, lang: str, now: datetime) -> None:
+        """The language a chat reads ("zh", "en")."""
+        with self.db.tx() as conn:
+            conn.execute("UPDATE subscribers SET lang = ?, updated = ? WHERE chat_id = ?",
+                         [lang, ts(now), chat_id])
+
     def active(self) -> list[Subscriber]:
         """Every active chat, by chat id."""
         rows = self.db.rows("SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id")
@@ -106,4 +118,5 @@ def subscriber_from_row(r: dict[str, object]) -> Subscriber:
         weekly_day=r.get("weekly_day"),  # type: ignore[arg-type]
         weekly_at=r.get("weekly_at"),  # type: ignore[arg-type]
         weekly_tz=str(r.get("weekly_tz") or r.get("digest_tz") or "UTC"),
+        lang=r.get("lang"),  # type: ignore[arg-type]
     )

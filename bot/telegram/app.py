@@ -24,6 +24,7 @@ from telegram.request import HTTPXRequest
 from bot.config import Settings
 from bot.ingest.pipeline import CycleReport
 from bot.render.alerts import render_alert
+from bot.render.i18n import translator
 from bot.render.replies import render_notice
 from bot.render.text import RenderedMessage, cut
 from bot.run.configuration import Config
@@ -67,7 +68,8 @@ def alert_renderer(runtime: Runtime) -> Any:
             photo = getattr(job, "photo", None)
             return replace(message, photo=photo) if photo else message
         return render_alert(job.item, job.item.hits, runtime.config.watchlists,
-                            feed_title=job.item.feed, sources=job.sources)
+                            feed_title=job.item.feed, sources=job.sources,
+                            tr=translator(getattr(job, "lang", None)))
 
     return render
 

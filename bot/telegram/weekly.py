@@ -10,18 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.render.text import cut
+from bot.render.i18n import EN, Tr
 from bot.schedule import (
-    WEEKDAYS,
     parse_hhmm,
     parse_weekday,
     resolve_zone,
     weekly_moment,
     zone_or_utc,
 )
+from bot.telegram.chats import not_subscribed, unknown_zone
 
-WEEKLY_USAGE = "Usage: /weekly on [day] [HH:MM] [time zone] | /weekly off"
-WEEKLY_EXAMPLE = "— e.g. /weekly on Mon 09:00 Asia/Shanghai"
 DEFAULT_DAY, DEFAULT_AT = 0, "09:00"
 
 
@@ -60,50 +58,57 @@ def parse_weekly_args(args: Sequence[str]) -> WeeklyArgs:
     return WeeklyArgs("on", day, at, zone)
 
 
-def describe_weekly(day: int | None, at: str | None, tz: str, now: datetime) -> str:
+def weekly_usage(tr: Tr) -> str:
+    return tr._("Usage: /weekly on [day] [HH:MM] [time zone] | /weekly off")
+
+
+def describe_weekly(day: int | None, at: str | None, tz: str, now: datetime,
+                    tr: Tr = EN) -> str:
     """What /weekly says about a chat's setting: when the next brief comes."""
     if day is None or at is None:
-        return ("No weekly brief. /weekly on [day] [HH:MM] [time zone] sends one each week: "
-                "the week's chart, the most told stories per list, the entities new that week "
-                "and the count against the week before.")
+        return tr._("No weekly brief. /weekly on [day] [HH:MM] [time zone] sends one each "
+                    "week: the week's chart, the most told stories per list, the entities new "
+                    "that week and the count against the week before.")
     moment = weekly_moment(day, at, tz, now)
     upcoming = (moment + timedelta(days=7)) if moment is not None else None
-    shown = upcoming.astimezone(zone_or_utc(tz)).strftime("%a %d %b") if upcoming else "?"
-    return (f"Weekly brief: every {WEEKDAYS[day]} at {at} ({tz}), the next on {shown}: "
-            "the week's chart, the most told stories per list, the entities new that week. "
-            "/weekly off stops it.")
+    local = upcoming.astimezone(zone_or_utc(tz)) if upcoming else None
+    shown = (f"{tr.dates.weekday(local.weekday())} {tr.dates.day_month(local.date())}"
+             if local else "?")
+    return tr._("Weekly brief: every {day} at {at} ({tz}), the next on {next}: the week's "
+                "chart, the most told stories per list, the entities new that week. "
+                "/weekly off stops it.").format(day=tr.dates.weekday(day), at=at, tz=tz, next=shown)
 
 
 def apply_weekly(store: Any, chat_id: int, wanted: WeeklyArgs, zone: str | None,
-                 now: datetime) -> str:
+                 now: datetime, tr: Tr = EN) -> str:
     """Show or change one chat's weekly brief; the reply (blocking: run it in a thread)."""
     sub = store.subscribers.get(chat_id)
     if sub is None or not sub.active:
-        return "This chat is not subscribed: send /start first."
+        return not_subscribed(tr)
     tz = zone or sub.weekly_tz
     if wanted.mode == "show":
-        return describe_weekly(sub.weekly_day, sub.weekly_at, sub.weekly_tz, now)
+        return describe_weekly(sub.weekly_day, sub.weekly_at, sub.weekly_tz, now, tr)
     if wanted.mode == "off":
         if sub.weekly_day is None:
-            return "The weekly brief is already off."
+            return tr._("The weekly brief is already off.")
         store.weekly.set(chat_id, None, None, tz, now)
-        return "Weekly brief off. /weekly on brings it back."
+        return tr._("Weekly brief off. /weekly on brings it back.")
     day = wanted.day if wanted.day is not None else (
         sub.weekly_day if sub.weekly_day is not None else DEFAULT_DAY)
     at = wanted.at or sub.weekly_at or DEFAULT_AT
     store.weekly.set(chat_id, day, at, tz, now)
-    return describe_weekly(day, at, tz, now)
+    return describe_weekly(day, at, tz, now, tr)
 
 
-def weekly_reply(store: Any, chat_id: int, args: Sequence[str], now: datetime) -> str:
+def weekly_reply(store: Any, chat_id: int, args: Sequence[str], now: datetime,
+                 tr: Tr = EN) -> str:
     """The whole of /weekly: arguments read, time zone checked, setting shown or changed;
     the reply (blocking: run it in a thread)."""
     try:
         wanted = parse_weekly_args(args)
     except ValueError:
-        return f"{WEEKLY_USAGE}\n{WEEKLY_EXAMPLE}"
+        return weekly_usage(tr) + "\n" + tr._("— e.g. /weekly on Mon 09:00 Asia/Shanghai")
     zone = resolve_zone(wanted.zone) if wanted.zone else None
     if wanted.zone and zone is None:
-        return (f"Unknown time zone “{cut(wanted.zone, 60)}”: use an IANA name such as "
-                f"Asia/Shanghai, Europe/Berlin or UTC.\n{WEEKLY_USAGE}")
-    return apply_weekly(store, chat_id, wanted, zone, now)
+        return unknown_zone(wanted.zone, weekly_usage(tr), tr)
+    return apply_weekly(store, chat_id, wanted, zone, now, tr)
