@@ -39,7 +39,7 @@ fonts:
 LOCALE := bot/render/locale
 messages: $(STAMP)
 	$(BIN)/pybabel extract --no-location --sort-output --omit-header -o $(LOCALE)/newsbot.pot bot
-	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -i $(LOCALE)/newsbot.pot \
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --width 100 -i $(LOCALE)/newsbot.pot \
 	  -d $(LOCALE) -D newsbot -l zh
 
 clean:

@@ -176,3 +176,10 @@ def test_the_catalog_is_the_po_file_itself_and_other_languages_read_english() ->
     assert catalog_path("zh").suffix == ".po"  # no compiled .mo to go stale
     assert translator("fr").lang == "en" and translator("fr")._("Stats") == "Stats"
     assert translator("zh")._("Stats") == "统计"
+
+
+def test_list_titles_and_names_read_as_the_rules_give_them_in_chinese() -> None:
+    zh = render_lists(WATCHLISTS, tr=ZH).plain
+    assert "深度合成备案与深度伪造" in zh and "关注名单" in zh
+    assert "Deep synthesis filings and deepfakes" in render_lists(WATCHLISTS).plain
+    assert ZH.join(["百度", "智谱"]) == "百度、智谱" and EN.join(["a", "b"]) == "a, b"

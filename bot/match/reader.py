@@ -17,8 +17,8 @@ from bot.errors import Problem
 from bot.match.normalize import fold
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-FILE_KEYS = {"list", "catalogue", "title", "description", "topic", "include", "exclude",
-             "yields_to", "entities"}
+FILE_KEYS = {"list", "catalogue", "title", "title_zh", "description", "topic", "include",
+             "exclude", "yields_to", "entities"}
 ENTITY_KEYS = {"id", "name", "zh", "aliases", "products", "product_groups", "context",
                "exclude", "implies_topic", "note"}
 REFERENCE_KEYS = {"id", "implies_topic", "note"}
@@ -59,6 +59,7 @@ class EntityRules:
 class ListRules:
     id: str | None  # None for a catalogue file (entities only, no alerts)
     title: str
+    title_zh: str | None
     topic: list[str]
     include: list[tuple[str, int]]
     yields_to: list[tuple[str, int]]
@@ -111,7 +112,7 @@ class RulesReader:
         list_id = self.ident(file, top["list"]) if "list" in top else None
         if "catalogue" in top:
             self.string(file, top["catalogue"])
-            for key in ("title", "topic", "include", "exclude", "yields_to"):
+            for key in ("title", "title_zh", "topic", "include", "exclude", "yields_to"):
                 if key in top:
                     self.problem(file, _line(top[key]), f"`{key}` only applies to a `list:`")
         if list_id is not None and "title" not in top:
@@ -119,6 +120,7 @@ class RulesReader:
         wl = ListRules(
             id=list_id,
             title=self.string(file, top["title"]) if "title" in top else "",
+            title_zh=self.string(file, top["title_zh"]) if "title_zh" in top else None,
             topic=self.strings(file, top.get("topic"), "topic term"),
             include=self.id_refs(file, top.get("include")),
             yields_to=self.id_refs(file, top.get("yields_to")),

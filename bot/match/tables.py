@@ -113,7 +113,7 @@ def compile_tables(reader: RulesReader) -> Watchlists:
     infos = {e.id: EntityInfo(e.id, e.name, e.zh[0] if e.zh else None)
              for e in reader.entities.values()}
     lists = tuple(
-        Watchlist(wl.id, wl.title, tuple(infos[e] for e in members[wl.id]))
+        Watchlist(wl.id, wl.title, tuple(infos[e] for e in members[wl.id]), wl.title_zh)
         for wl in reader.lists if wl.id is not None
     )
     tables = Tables(

@@ -31,6 +31,7 @@ class Watchlist:
     id: str
     title: str
     entities: tuple[EntityInfo, ...]
+    title_zh: str | None = None  # the title for Chinese readers, when the rules give one
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def render_alert(item: ItemLike, hits: Sequence[Hit], watchlists: WatchlistsLike
     lists, names = alert_tags(hits, watchlists, tr)
     b = Builder()
     tags = " ".join(hashtag(x) for x in lists)
-    who = cut(", ".join(names), 300)
+    who = cut(tr.join(names), 300)
     if tags or who:
         b.add(esc(tags), tags)
         if who:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+from bot.render.i18n import EN, Tr
 from bot.render.trends import Trend
 
 WIDTH, HEIGHT, DPI = 1200, 800, 100
@@ -27,8 +28,8 @@ def cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in installed), None)
 
 
-def draw_trend(trend: Trend, title: str) -> bytes:
-    """The chart of a trend as PNG bytes (WIDTH×HEIGHT)."""
+def draw_trend(trend: Trend, title: str, tr: Tr = EN) -> bytes:
+    """The chart of a trend as PNG bytes (WIDTH×HEIGHT), labelled in the reader's language."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,19 +48,19 @@ def draw_trend(trend: Trend, title: str) -> bytes:
                 ax.plot(x, series.counts, marker="o", linewidth=2.5, markersize=5,
                         color=COLOURS[n % len(COLOURS)],
                         label=f"{_short(series.name)} ({series.total}, {series.change:+d})")
-            unit = "day" if trend.bucket_days == 1 else "week"
             ax.set_title(title, loc="left", pad=12)
-            ax.set_ylabel(f"stories per {unit}")
+            ax.set_ylabel(tr._("stories per day") if trend.bucket_days == 1
+                          else tr._("stories per week"))
             ax.set_ylim(bottom=0)
             ax.yaxis.get_major_locator().set_params(integer=True)
             ax.grid(axis="y", color="#dddddd")
             ax.spines[["top", "right"]].set_visible(False)
             from matplotlib.dates import DateFormatter
 
-            ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+            ax.xaxis.set_major_formatter(DateFormatter("%m/%d" if tr.lang == "zh" else "%d %b"))
             fig.autofmt_xdate(rotation=0, ha="center")
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                      fontsize=13, title="stories, vs before", title_fontsize=13)
+                      fontsize=13, title=tr._("stories, vs before"), title_fontsize=13)
             fig.subplots_adjust(left=0.07, right=0.64, top=0.9, bottom=0.1)
             out = io.BytesIO()
             fig.savefig(out, format="png", dpi=DPI, facecolor="white")

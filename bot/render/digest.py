@@ -113,10 +113,10 @@ def _entity_name(watchlists: WatchlistsLike | None, entity_id: str, tr: Tr = EN)
     return tr.name(watchlists.entity(entity_id) if watchlists is not None else None, entity_id)
 
 
-def _list_title(watchlists: WatchlistsLike | None, list_id: str) -> str | None:
+def _list_title(watchlists: WatchlistsLike | None, list_id: str, tr: Tr = EN) -> str | None:
     for wl in watchlists.lists if watchlists is not None else ():
         if wl.id == list_id:
-            return wl.title
+            return tr.title(wl)
     return None
 
 
@@ -145,10 +145,10 @@ def _story_line(story: _Story, others: Sequence[str], watchlists: WatchlistsLike
     at = _local_time(item.published or item.first_seen, zone, now, tr)
     meta = f" — {cut(clean(item.feed), 60)}, {at}"
     if story.sources > 1:
-        meta += " " + tr._("({n} sources)").format(n=story.sources)
+        meta += tr._(" ({n} sources)").format(n=story.sources)
     if others:
         meta += " · " + tr._("also {names}").format(
-            names=cut(", ".join(_entity_name(watchlists, e, tr) for e in others), 120))
+            names=cut(tr.join([_entity_name(watchlists, e, tr) for e in others]), 120))
     b.add(f"<i>{esc(meta)}</i>\n", meta + "\n")
     return "".join(b.html), "".join(b.plain)
 
@@ -176,7 +176,7 @@ def render_digest(items: Sequence[DigestItemLike], watchlists: WatchlistsLike | 
     b.add(f"<b>{esc(heading)}</b>\n{esc(count)}\n", f"{heading}\n{count}\n")
     shown: tuple[str, str] | None = None  # the (list, entity) whose heading is on screen
     for list_id, entities in sections:
-        title = _list_title(watchlists, list_id)
+        title = _list_title(watchlists, list_id, tr)
         tag = hashtag(list_id) + (f" — {title}" if title else "")
         list_head = (f"\n<b>{esc(tag)}</b>\n", f"\n{tag}\n")
         for entity_id, lines in entities:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -49,6 +50,15 @@ class Tr:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """The form of a counted message for `n`."""
         return self._t.ngettext(singular, plural, n)
+
+    def title(self, watchlist: object) -> str:
+        """A watchlist's title in this language (its `title_zh:` for Chinese readers)."""
+        zh = getattr(watchlist, "title_zh", None) if self.lang == "zh" else None
+        return str(zh or getattr(watchlist, "title", ""))
+
+    def join(self, names: Sequence[str]) -> str:
+        """Names in a row: "A, B, C" / "A、B、C"."""
+        return ("、" if self.lang == "zh" else ", ").join(names)
 
     def name(self, entity: NamedLike | None, fallback: str = "") -> str:
         """An entity's name in this language: its first Chinese name for Chinese readers

@@ -88,12 +88,13 @@ def render_search(words: str, items: Sequence[ItemLike], hits_of: Sequence[Seque
                         empty=tr._("No stored item contains all of these words."), tr=tr)
 
 
-def _lists_lines(watchlists: WatchlistsLike) -> list[tuple[str, str, str | None]]:
+def _lists_lines(watchlists: WatchlistsLike, tr: Tr = EN) -> list[tuple[str, str, str | None]]:
     """(html, plain, list id when the line heads a list) for every list and entity."""
     lines: list[tuple[str, str, str | None]] = []
     for wl in watchlists.lists:
-        head = f"{wl.id} — {wl.title} ({len(wl.entities)})"
-        lines.append((f"\n<b>{esc(wl.id)}</b> — {esc(wl.title)} ({len(wl.entities)})",
+        title = tr.title(wl)
+        head = f"{wl.id} — {title} ({len(wl.entities)})"
+        lines.append((f"\n<b>{esc(wl.id)}</b> — {esc(title)} ({len(wl.entities)})",
                       "\n" + head, wl.id))
         for e in wl.entities:
             zh = getattr(e, "zh", None) or ()
@@ -107,7 +108,7 @@ def _lists_lines(watchlists: WatchlistsLike) -> list[tuple[str, str, str | None]
 def render_lists(watchlists: WatchlistsLike, *, page: int = 0, per_page: int = 25,
                  follows: Sequence[str] = (), tr: Tr = EN) -> RenderedMessage:
     """The /lists reply: watchlists and entities, paged, with follow buttons and navigation."""
-    lines = _lists_lines(watchlists)
+    lines = _lists_lines(watchlists, tr)
     pages = max(1, -(-len(lines) // per_page))
     page = min(max(0, page), pages - 1)
     chunk = lines[page * per_page:(page + 1) * per_page]

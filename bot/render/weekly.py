@@ -86,10 +86,10 @@ def _caption(brief: WeeklyBrief, title_chars: int, per_list: int, tr: Tr) -> Ren
             title = cut(story.title, title_chars)
             url = safe_url(story.link)
             linked = f'<a href="{esc(url)}">{esc(title)}</a>' if url else esc(title)
-            tail = " " + tr._("({n} sources)").format(n=story.sources) if story.sources > 1 else ""
+            tail = tr._(" ({n} sources)").format(n=story.sources) if story.sources > 1 else ""
             b.add(f"\n• {linked}{esc(tail)}", f"\n• {title}{tail}")
     if brief.new_entities:
-        b.text("\n\n" + tr._("New this week: {names}").format(names=", ".join(brief.new_entities)))
+        b.text("\n\n" + tr._("New this week: {names}").format(names=tr.join(brief.new_entities)))
     return b.build()
 
 

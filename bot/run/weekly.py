@@ -53,7 +53,7 @@ def gather_brief(store: Store, watchlists: Any, due: DueBrief, tr: Tr = EN) -> W
         stories=store.weekly.story_count(since, until, scope),
         previous=store.weekly.story_count(since - WEEK, since, scope),
         trend=trend,
-        top=list_titles([(w.id, w.title) for w in watchlists.lists], top),
+        top=list_titles([(w.id, tr.title(w)) for w in watchlists.lists], top),
         new_entities=tuple(name(e) for e in store.weekly.first_seen(seen, since)),
     )
 
@@ -65,7 +65,7 @@ def draw_brief(brief: WeeklyBrief, tr: Tr = EN) -> tuple[RenderedMessage, bytes 
         return caption, None
     from bot.render.chart import draw_trend
 
-    return caption, draw_trend(brief.trend, chart_title(brief, tr))
+    return caption, draw_trend(brief.trend, chart_title(brief, tr), tr)
 
 
 async def send_weeklies(store: Store, watchlists: Any, now: datetime) -> int:

@@ -71,7 +71,7 @@ def trend_chart(store: Any, watchlists: Any, days: int, list_id: str | None,
         return trend, None
     scope = ", ".join(name(e) for e in entities) or list_id or tr._("top entities")
     title = tr._("Stories per entity, last {days} days ({scope})").format(days=days, scope=scope)
-    return trend, draw_trend(trend, title)
+    return trend, draw_trend(trend, title, tr)
 
 
 def trends_caption(trend: Trend, days: int, tr: Tr = EN) -> str:
