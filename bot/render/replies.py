@@ -197,6 +197,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("digest", "One message a day: /digest daily HH:MM [time zone], /digest off"),
     ("status", "Feed health"),
     ("trends", "Chart of stories per entity: /trends [7d|30d|90d] [list|entity…]"),
+    ("filings", "CAC filing registry: the latest batch, or /filings <entity>"),
     ("help", "What this bot does"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (

@@ -51,6 +51,7 @@ from bot.render.trends import Trend, caption, period_trend
 from bot.run.configuration import describe_change
 from bot.schedule import digest_moment, parse_hhmm, zone_or_utc
 from bot.store.search import SearchError
+from bot.telegram.filings import FilingsCommand
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class Commands:
             ("start", self.start), ("stop", self.stop), ("help", self.help),
             ("recent", self.recent), ("search", self.search), ("lists", self.lists),
             ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
-            ("trends", self.trends),
+            ("trends", self.trends), ("filings", FilingsCommand(self.s, reply, resolve)),
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
