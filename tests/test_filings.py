@@ -358,3 +358,47 @@ def test_matched_filings_keep_their_hits_when_rules_grow(store: Store,
     assert store.filings.search(entity="baidu") == []
     store.filings.record(prepared.batch, prepared.filings, NOW, alert=False)  # rules now name it
     assert len(store.filings.search(entity="baidu")) == 2
+
+
+# ---------------------------------------------------------------------------- the command line
+
+def test_import_is_backfill_unless_asked_and_refuses_a_100_mb_file_unread(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    db = tmp_path / "newsbot.db"
+    common = ["--rules", str(REPO / "rules"), "--db", str(db), "--feeds", str(tmp_path / "f")]
+    store = Store(db)
+    store.subscribers.subscribe(7, "private", None, NOW)
+    store.close()
+    xlsx = tmp_path / "清单.xlsx"
+    xlsx.write_bytes(deep_synthesis_xlsx())
+    assert main(["filings", "import", str(xlsx), "--batch", "第十五批", *common]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == ("第15批 (deep-synthesis, 2025-11): 6 filings read, 6 new, "
+                                   "0 updated, 0 unchanged; batch totals 6 filings, 4 filers")
+    assert "watched filers: Baidu 2, ByteDance 1" in out and "backfill: stored" in out
+    csv = tmp_path / "genai.csv"
+    csv.write_bytes(genai_csv_gbk())
+    assert main(["filings", "import", str(csv), "--kind", "genai", "--alert", *common]) == 0
+    assert "batch alert queued for 1 chats" in capsys.readouterr().out
+    store = Store(db)
+    [job] = store.outbox.due(datetime(2100, 1, 1, tzinfo=UTC))
+    store.close()
+    assert job.chat_id == 7 and "Generative-AI service filings · 第3批" in job.text
+    assert "Batch totals: 3 services, 3 companies." in job.text
+
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: 100 MB that cost nothing to make
+    assert main(["filings", "import", str(huge), *common]) == 1
+    assert f"{huge}: 104,857,600 bytes, over the" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("序号,名称\n1,x\n", encoding="utf-8")
+    assert main(["filings", "import", str(bad), *common]) == 1
+    assert f"newsbot: {bad}: no filer column" in capsys.readouterr().err
+    assert main(["filings", "import", str(xlsx), "--date", "11/2025", *common]) == 2
+    assert main(["filings", "list", "--entity", "baidu", "--since", "2025-01-01",
+                 *common]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 3 and all("[baidu]" in line for line in listed)

@@ -19,7 +19,8 @@ _ISO_DATE = re.compile(r"20\d\d-[01]\d(?:-[0-3]\d)?")
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:
     """Add this module's subcommands; return their handlers by name."""
-    filings = sub.add_parser("filings", parents=[common],
+    # the options (--db, --rules …) belong to each action, as to every other command
+    filings = sub.add_parser("filings",
                              help="the CAC filing registry: import a list, list or suggest filers")
     commands = filings.add_subparsers(dest="filings_command", required=True, metavar="ACTION")
     load = commands.add_parser(
