@@ -102,3 +102,25 @@ def zip_bomb_xlsx(unpacked: int = 80 * 1024 * 1024) -> bytes:
             for _ in range(unpacked // len(chunk)):
                 member.write(chunk)
     return out.getvalue()
+
+
+def wide_sheet_xlsx(rows: int = 4000) -> bytes:
+    """A small workbook whose sheet declares itself 16,384 columns wide (A1:XFD…): a reader
+    that sizes rows by the declared dimension builds 16,384 cells a row."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["x"])
+    plain = io.BytesIO()
+    book.save(plain)
+    cells = "".join(f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>x</t></is></c></row>'
+                    for n in range(1, rows + 1))
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
+             'openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:XFD'
+             f'{rows}"/><sheetData>{cells}</sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = sheet.encode() if info.filename == "xl/worksheets/sheet1.xml" else src.read(info)
+            dst.writestr(info.filename, data)
+    return out.getvalue()

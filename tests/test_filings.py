@@ -34,6 +34,7 @@ from tests.filing_lists import (
     deep_synthesis_html,
     deep_synthesis_xlsx,
     genai_csv_gbk,
+    wide_sheet_xlsx,
     zip_bomb_xlsx,
 )
 
@@ -152,6 +153,17 @@ def test_a_zip_that_is_no_workbook_is_a_clear_error() -> None:
         parse_filings(not_a_workbook(), "x.xlsx")
     with pytest.raises(FilingListError, match=r"^y\.xlsx: not an XLSX workbook \(bad zip"):
         parse_filings(b"PK\x03\x04 and nothing else", "y.xlsx")
+
+
+def test_declared_dimensions_and_spans_never_size_what_is_built() -> None:
+    started = time.perf_counter()
+    with pytest.raises(FilingListError, match=r"^wide\.xlsx: no filer column"):
+        parse_filings(wide_sheet_xlsx(), "wide.xlsx")  # A1:XFD4000: 65 million cells declared
+    spans = "<table><tr><th>主体名称</th><th>算法名称</th></tr>" + (
+        '<tr><td rowspan="400">x</td><td colspan="20">y</td></tr>' * 50_000) + "</table>"
+    with pytest.raises(FilingListError, match=r"^spans\.html: the page's tables make more "):
+        parse_filings(spans.encode(), "spans.html")
+    assert time.perf_counter() - started < 3
 
 
 def test_a_100_mb_csv_is_refused_by_its_size_and_too_many_rows_by_their_count() -> None:

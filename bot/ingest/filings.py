@@ -13,6 +13,8 @@ file and says what was wrong. What the real attachments do, and how each is met:
     a hostile body                   at most MAX_BYTES; an XLSX whose zip declares more than
                                      MAX_UNZIPPED bytes, or a member packed over MAX_RATIO times,
                                      is refused before openpyxl opens it; at most MAX_ROWS rows
+                                     of MAX_COLUMNS columns (a sheet's declared dimension, an
+                                     HTML colspan and rowspan never size what is built)
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ MAX_UNZIPPED = 64 * 1024 * 1024  # all members of an XLSX, as its zip directory 
 MAX_RATIO = 200  # one member's declared size over its packed size (spreadsheet XML: ~10-30)
 MAX_MEMBERS = 2_000
 MAX_ROWS = 50_000  # the largest real batch lists a few hundred
+MAX_COLUMNS = 64  # real lists have about ten; a sheet may declare 16,384
+MAX_CELLS = MAX_ROWS * 16  # an HTML page's cells, rowspans and colspans included
 HEADER_ROWS = 30  # the header must be among the first rows of a sheet
 FORMATS = ("xlsx", "csv", "html")
 
@@ -133,7 +137,12 @@ def parse_filings(body: bytes, name: str, fmt: str | None = None,
         sheets = [_csv_rows(body, name)]
     elif fmt == "html":
         text = decode_html(body)
-        table = table_from_sheets(_html_tables(text), name)
+        try:
+            tables = _html_tables(text)
+        except _TooManyCells:
+            raise FilingListError(f"{name}: the page's tables make more than {MAX_CELLS:,} "
+                                  "cells; not a filing list") from None
+        table = table_from_sheets(tables, name)
         if table.batch is None:  # the announcement names its batch above the table
             page = re.sub(r"<[^>]*>", " ", text[:65536])
             table = replace(table, batch=_hints(page)[0])
@@ -310,7 +319,8 @@ def _xlsx_sheets(body: bytes, name: str) -> list[list[list[str]]]:
             for sheet in book.worksheets:
                 merges = _merges(archive, getattr(sheet, "_worksheet_path", ""))
                 rows = []
-                for row in sheet.iter_rows(values_only=True):
+                for row in sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=MAX_COLUMNS,
+                                           values_only=True):
                     if len(rows) >= MAX_ROWS:
                         raise FilingListError(f"{name}: more than {MAX_ROWS:,} rows; not a "
                                               "filing list (or split it)")
@@ -389,7 +399,8 @@ def _csv_rows(body: bytes, name: str) -> Iterator[list[str]]:
     except csv.Error:
         dialect = csv.excel
     try:
-        yield from csv.reader(io.StringIO(text, newline=""), dialect)
+        for row in csv.reader(io.StringIO(text, newline=""), dialect):
+            yield row[:MAX_COLUMNS]
     except csv.Error as exc:
         raise FilingListError(f"{name}: not a readable CSV file: {exc}") from exc
 
@@ -407,6 +418,7 @@ class _Tables(HTMLParser):
         self._cell: list[str] | None = None
         self._span = (1, 1)
         self._skip = 0  # inside <script>/<style>
+        self._cells = 0  # cells made, spans included (MAX_CELLS)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
@@ -449,10 +461,15 @@ class _Tables(HTMLParser):
         text = "".join(self._cell)
         r = len(rows)
         down, across = self._span
+        self._cells += across * down
+        if self._cells > MAX_CELLS:
+            raise _TooManyCells
         for _ in range(across):
             while (r, len(self._row)) in pending:
                 self._row.append(pending.pop((r, len(self._row))))
             c = len(self._row)
+            if c >= MAX_COLUMNS:
+                break
             self._row.append(text)
             for extra in range(1, down):
                 pending[(r + extra, c)] = text
@@ -471,9 +488,13 @@ class _Tables(HTMLParser):
         self._row = None
 
 
+class _TooManyCells(Exception):
+    """An HTML page builds more than MAX_CELLS cells."""
+
+
 def _span(value: str | None) -> int:
     try:
-        return max(1, min(int(value or 1), 1000))
+        return max(1, min(int(value or 1), MAX_ROWS))
     except ValueError:
         return 1
 
