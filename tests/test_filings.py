@@ -222,6 +222,16 @@ def test_a_corrected_list_updates_its_filings_and_never_duplicates_them(
     assert len(store.filings.search()) == 6
 
 
+def test_a_filing_listed_without_its_number_is_the_same_filing_once_numbered(
+        store: Store, watchlists: Watchlists) -> None:
+    unnumbered = [(*r[:5], "") for r in ROWS[:2]]
+    assert record(store, watchlists, deep_synthesis_xlsx(unnumbered), alert=False).new == 2
+    numbered = record(store, watchlists, deep_synthesis_xlsx(ROWS[:2]), alert=False)
+    assert (numbered.new, numbered.updated) == (0, 2)
+    assert record(store, watchlists, deep_synthesis_xlsx(ROWS[:2]), alert=False).unchanged == 2
+    assert [f.number for f in store.filings.search()] == [r[5] for r in ROWS[:2]]
+
+
 def test_an_imported_old_batch_is_backfill_and_alerts_nobody(
         store: Store, watchlists: Watchlists) -> None:
     store.subscribers.subscribe(1, "private", None, NOW)

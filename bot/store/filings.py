@@ -108,6 +108,10 @@ def filing_identity(filing: Filing) -> str:
     width, case, traditional characters and spaces do not make another filing)."""
     if filing.number:
         return "no:" + "".join(fold(filing.number).split())
+    return _by_names(filing)
+
+
+def _by_names(filing: Filing) -> str:
     return "fa:" + " ".join(fold(filing.filer).split()) + "|" + " ".join(
         fold(filing.algorithm).split())
 
@@ -141,7 +145,8 @@ class Filings:
         stamp = ts(now)
         with self.db.tx() as conn:
             batch_id, batch_new = _upsert_batch(conn, info, stamp)
-            known = _known(conn, list(unique))
+            # a filing listed first without its number is the same filing once numbered
+            known = _known(conn, [*unique, *(_by_names(m.filing) for m in unique.values())])
             new_ids: list[int] = []
             updated = unchanged = 0
             for identity, m in unique.items():
@@ -149,6 +154,11 @@ class Filings:
                 values = (f.number or None, f.algorithm, f.role, f.filer, f.product, f.purpose,
                           f.note)
                 old = known.get(identity)
+                unnumbered = known.get(_by_names(f)) if old is None and f.number else None
+                if unnumbered is not None and unnumbered[1][0] is None:
+                    old = known.pop(_by_names(f))  # claimed once: by the first number only
+                    conn.execute("UPDATE filings SET identity = ? WHERE id = ?",
+                                 [identity, unnumbered[0]])
                 if old is None:
                     filing_id = conn.execute(
                         """INSERT INTO filings (identity, kind, batch_id, number, algorithm, role,
