@@ -180,7 +180,8 @@ def test_a_100_mb_csv_is_refused_by_its_size_and_too_many_rows_by_their_count() 
 
 def test_legal_names_reach_their_entity_in_either_script_as_a_deepfake_filing(
         watchlists: Watchlists) -> None:
-    for name in ("北京百度网讯科技有限公司", "北京百度網訊科技有限公司", "北京百度网讯科技有限公司 "):
+    for name in ("北京百度网讯科技有限公司", "北京百度網訊科技有限公司",
+                 "北京百度网讯科技有限公司 "):
         [hit] = filer_hits(name, "deepfake", watchlists)
         assert (hit.entity, hit.list) == ("baidu", "deepfake")
     assert filer_hits("杭州星云智绘科技有限公司", "deepfake", watchlists) == []
@@ -217,7 +218,8 @@ def test_a_corrected_list_updates_its_filings_and_never_duplicates_them(
     [baidu] = [f for f in store.filings.search(entity="baidu") if f.algorithm.startswith("文心")]
     assert baidu.product == "文心一格 2.0" and baidu.entities == ("baidu",)
     # without a number, filer + algorithm is the key: another script or width is the same
-    traditional = [("青禾數字人算法", "服务提供者", "蘇州青禾互動網絡有限公司", "青禾", "数字人", "")]
+    traditional = [("青禾數字人算法", "服务提供者", "蘇州青禾互動網絡有限公司", "青禾", "数字人",
+                    "")]
     assert record(store, watchlists, deep_synthesis_xlsx(traditional), alert=False).new == 0
     assert len(store.filings.search()) == 6
 

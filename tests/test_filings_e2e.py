@@ -100,7 +100,8 @@ def test_a_polled_filing_list_alerts_each_following_chat_once_per_new_filing(
 
     # A re-published copy (another title, the same filings), then a restart: nothing more.
     d.feeds.routes["/list15.xlsx"] = Route(
-        body=deep_synthesis_xlsx(ROWS + MORE_ROWS, title="境内深度合成服务算法备案清单（2025年11月，更正）"),
+        body=deep_synthesis_xlsx(ROWS + MORE_ROWS,
+                                 title="境内深度合成服务算法备案清单（2025年11月，更正）"),
         etag='"v3"')
     polls = d.feeds.hits.get("/list15.xlsx", 0)
     wait_until(lambda: d.feeds.hits.get("/list15.xlsx", 0) >= polls + 2, 20, "two more polls")

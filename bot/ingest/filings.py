@@ -284,9 +284,9 @@ def check_zip(body: bytes, name: str) -> zipfile.ZipFile:
                               f"{MAX_UNZIPPED:,}-byte cap; refused (a zip bomb?)")
     for info in infos:
         if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(1, info.compress_size):
-            raise FilingListError(
-                f"{name}: {info.filename} is packed {info.file_size // max(1, info.compress_size):,}"
-                f" times over (cap {MAX_RATIO}); refused (a zip bomb?)")
+            ratio = info.file_size // max(1, info.compress_size)
+            raise FilingListError(f"{name}: {info.filename} is packed {ratio:,} times over "
+                                  f"(cap {MAX_RATIO}); refused (a zip bomb?)")
     return archive
 
 
