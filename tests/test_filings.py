@@ -148,6 +148,13 @@ def not_a_workbook() -> bytes:
     return out.getvalue()
 
 
+def test_formats_that_are_not_read_are_named() -> None:
+    with pytest.raises(FilingListError, match=r"^old\.xls: an old Excel \.xls workbook"):
+        parse_filings(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "old.xls")
+    with pytest.raises(FilingListError, match=r"^list\.pdf: a PDF, which is not read"):
+        parse_filings(b"%PDF-1.7\n", "list.pdf")
+
+
 def test_a_zip_that_is_no_workbook_is_a_clear_error() -> None:
     with pytest.raises(FilingListError, match=r"^x\.xlsx: not a readable XLSX workbook"):
         parse_filings(not_a_workbook(), "x.xlsx")

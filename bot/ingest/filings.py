@@ -130,6 +130,12 @@ def parse_filings(body: bytes, name: str, fmt: str | None = None,
     if len(body) > MAX_BYTES:
         raise FilingListError(f"{name}: {len(body):,} bytes, over the {MAX_BYTES:,}-byte cap for "
                               "a filing list")
+    if body.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FilingListError(f"{name}: an old Excel .xls workbook, which is not read; save it "
+                              "as .xlsx or CSV")
+    if body.startswith(b"%PDF"):
+        raise FilingListError(f"{name}: a PDF, which is not read; ask for the XLSX, CSV or "
+                              "HTML list")
     fmt = (fmt or sniff_format(body, name, content_type)).lower()
     if fmt == "xlsx":
         sheets = _xlsx_sheets(body, name)
