@@ -344,7 +344,7 @@ def test_a_polled_list_that_is_no_filing_list_is_the_sources_error(
 
     report = {f.feed: f for f in asyncio.run(cycle()).feeds}
     assert report["Bad"].outcome == "failed"
-    assert report["Bad"].error.startswith(f"Bad ({feed_server.url('/bad.csv')}): no filer column")
+    assert report["Bad"].error.startswith(f"{feed_server.url('/bad.csv')}: no filer column")
     assert report["Big"].outcome == "failed" and "10 MiB" in report["Big"].error
     assert (report["OK"].outcome, report["OK"].items_new) == ("ok", 6)
     assert store.feeds.state("Bad").last_error == report["Bad"].error

@@ -80,7 +80,7 @@ class FilingIntake:
         """Record a filing list's new body; raises FilingListError (nothing recorded)."""
         source = feed.filing or FilingSource()
         content_type = result.headers.get("content-type")
-        prepared = prepare(result.body or b"", f"{feed.name} ({result.final_url or feed.url})",
+        prepared = prepare(result.body or b"", result.final_url or feed.url,
                            source, self.watchlists(), origin=feed.name,
                            content_type=content_type)
         return self.store.filings.record(prepared.batch, prepared.filings, now, alert=alert,
