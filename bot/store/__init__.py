@@ -43,25 +43,9 @@ from bot.store.stories import Source, Stories
 from bot.store.subscribers import Subscriber, Subscribers
 
 __all__ = [
-    "BatchInfo",
-    "BatchNews",
-    "FeedHealth",
-    "FeedState",
-    "FetchRecord",
-    "FilingOutcome",
-    "HealthInput",
-    "HeldItem",
-    "MatchedFiling",
-    "NewItem",
-    "OutboxJob",
-    "PollOutcome",
-    "PollRecord",
-    "Recorded",
-    "Source",
-    "Store",
-    "StoredBatch",
-    "StoredFiling",
-    "StoredItem",
+    "BatchInfo", "BatchNews", "FeedHealth", "FeedState", "FetchRecord", "FilingOutcome",
+    "HealthInput", "HeldItem", "MatchedFiling", "NewItem", "OutboxJob", "PollOutcome",
+    "PollRecord", "Recorded", "Source", "Store", "StoredBatch", "StoredFiling", "StoredItem",
     "Subscriber",
 ]
 
