@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from bot.cache import cache_dir, load_cached, store_cached
 from bot.errors import ConfigError, Problem
-from bot.models import Feed
+from bot.models import FILING_KINDS, Feed, FilingSource
 from bot.settings import Settings, env_settings, settings_from_env
 
 __all__ = ["FeedsConfig", "Settings", "env_settings", "load_feeds", "parse_duration",
@@ -28,7 +28,10 @@ DEFAULT_INTERVAL = 600.0
 DEFAULT_TIMEOUT = 20.0
 # Shorter intervals are allowed (local feeds, tests) but earn a warning.
 MIN_POLITE_INTERVAL = 60.0
-FEED_KEYS = {"name", "url", "lang", "interval", "timeout", "tags", "backfill"}
+FEED_KEYS = {"name", "url", "lang", "interval", "timeout", "tags", "backfill", "kind",
+             "filing_kind", "batch", "date", "format"}
+# Keys of a filing list (`kind: filings`), meaningless for a news feed.
+FILING_KEYS = ("filing_kind", "batch", "date", "format")
 DEFAULT_KEYS = {"interval", "timeout", "lang", "backfill"}
 
 if TYPE_CHECKING:
@@ -214,6 +217,20 @@ def _feed(
         if required not in fields:
             problems.append(Problem(filename, line, f"feed is missing {required!r}"))
             ok = False
+    filing = None
+    if values.get("kind") == "filings":
+        filing = FilingSource(
+            kind=values.get("filing_kind", "deep-synthesis"),  # type: ignore[arg-type]
+            batch=values.get("batch"), date=values.get("date"),  # type: ignore[arg-type]
+            format=values.get("format"))  # type: ignore[arg-type]
+        if "backfill" not in fields:  # a new batch is the news: its first poll alerts
+            values["backfill"] = "alert"
+    elif "kind" not in fields or values.get("kind") == "feed":
+        for key in FILING_KEYS:
+            if key in fields:
+                problems.append(_at(filename, fields[key][0], f"{key!r} belongs to a filing "
+                                    "list: add 'kind: filings' or remove it"))
+                ok = False
     if not ok:
         return None
     interval = float(values["interval"])  # type: ignore[arg-type]
@@ -231,6 +248,7 @@ def _feed(
         tags=tuple(values["tags"]),  # type: ignore[arg-type]
         backfill=values["backfill"],  # type: ignore[arg-type]
         line=line,
+        filing=filing,
     )
 
 
@@ -262,6 +280,26 @@ def _field(key: str, node: yaml.Node) -> tuple[object, str | None]:
     if key == "lang":
         if not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", raw):
             return None, f"'lang' must be a language code like en or zh-CN, got {raw!r}"
+        return raw, None
+    if key == "kind":
+        if raw not in ("feed", "filings"):
+            return None, f"'kind' must be 'feed' (RSS/Atom/JSON Feed) or 'filings', got {raw!r}"
+        return raw, None
+    if key == "filing_kind":
+        if raw not in FILING_KINDS:
+            return None, f"'filing_kind' must be one of {', '.join(FILING_KINDS)}, got {raw!r}"
+        return raw, None
+    if key == "batch":
+        if not raw:
+            return None, "'batch' must not be empty (e.g. batch: 第15批)"
+        return raw, None
+    if key == "date":
+        if not re.fullmatch(r"20\d\d-[01]\d(?:-[0-3]\d)?", raw):
+            return None, f"'date' must be an ISO date like 2025-11-06 or 2025-11, got {raw!r}"
+        return raw, None
+    if key == "format":
+        if raw not in ("xlsx", "csv", "html"):
+            return None, f"'format' must be xlsx, csv or html, got {raw!r}"
         return raw, None
     if key == "backfill":
         if raw not in ("silent", "alert"):

@@ -5,6 +5,8 @@
     ├── FetchError           one feed could not be fetched (network, HTTP status, limits)
     │   └── FeedTooLarge     the body went over the size cap, on the wire or decompressed
     ├── ParseError           a body is not a feed at all (HTML page, empty, random bytes)
+    │   └── FilingListError  a filing list (XLSX/CSV/HTML) is unreadable, too large, or has
+    │                        no filer column; the message names the file and what was found
     └── StoreError           the database is unusable (newer schema, corrupt file)
 """
 
@@ -47,6 +49,10 @@ class FeedTooLarge(FetchError):
 
 class ParseError(NewsbotError):
     """The body is not an RSS/Atom feed."""
+
+
+class FilingListError(ParseError):
+    """A filing list cannot be read as one: the message names the file and says why."""
 
 
 class StoreError(NewsbotError):

@@ -9,9 +9,42 @@ from typing import Literal
 Backfill = Literal["silent", "alert"]
 
 
+FilingKind = Literal["deep-synthesis", "genai"]
+FILING_KINDS: tuple[FilingKind, ...] = ("deep-synthesis", "genai")
+# The watchlist a kind of filing belongs to: a deep-synthesis filing IS the `deepfake` list's
+# subject; generative-AI service filings are `llm` news (../shared/eval/README.md).
+FILING_LISTS: dict[str, str] = {"deep-synthesis": "deepfake", "genai": "llm"}
+
+
+@dataclass(frozen=True, slots=True)
+class FilingSource:
+    """What feeds.yaml says of a filing list (`kind: filings`): the kind of filings it holds,
+    and optionally its batch label, date and format (else read from the file)."""
+
+    kind: FilingKind = "deep-synthesis"
+    batch: str | None = None  # "第15批"; default: the file's title, else the feed's name
+    date: str | None = None  # ISO date "2025-11-06"; default: the file's title
+    format: str | None = None  # xlsx | csv | html; default: sniffed from the body
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """One row of a filing list, cleaned (NFKC, spaces collapsed); `row` is its line in the file."""
+
+    filer: str
+    algorithm: str = ""
+    role: str = ""
+    product: str = ""
+    purpose: str = ""
+    number: str = ""
+    note: str = ""
+    row: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Feed:
-    """One entry of feeds.yaml, validated. Durations are seconds."""
+    """One entry of feeds.yaml, validated. Durations are seconds. `filing` is set for a
+    filing list (`kind: filings`), polled like a feed but read as a table of filings."""
 
     name: str
     url: str
@@ -21,6 +54,7 @@ class Feed:
     tags: tuple[str, ...] = ()
     backfill: Backfill = "silent"
     line: int = 0  # line in feeds.yaml, for error messages
+    filing: FilingSource | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,7 +240,13 @@ class FakeTelegram:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # The bot opens many connections at once (a fan-out, 50 /start replies): the
+            # default backlog of 5 made the kernel drop some, which the client saw as
+            # ReadError. Telegram's servers have no such tiny backlog.
+            request_queue_size = 256
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="fake-telegram", daemon=True)

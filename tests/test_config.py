@@ -55,7 +55,8 @@ def test_every_mistake_is_reported_with_its_line():
     assert problems == [
         "feeds.yaml:2: 'url' must be an http(s) URL, got 'ftp://a.example/feed'",
         "feeds.yaml:5: 'interval': 'soon' is not a duration (use e.g. 30s, 10m, 1h)",
-        "feeds.yaml:6: unknown key 'colour' (allowed: backfill, interval, lang, name, tags, timeout, url)",
+        "feeds.yaml:6: unknown key 'colour' (allowed: backfill, batch, date, filing_kind, "
+        "format, interval, kind, lang, name, tags, timeout, url)",
         "feeds.yaml:7: feed is missing 'name'",
         "feeds.yaml:9: duplicate feed name 'D' (first at line 8)",
         "feeds.yaml:10: duplicate feed url https://d.example/ (first at line 8)",

@@ -255,6 +255,12 @@ def test_429_403_and_400_during_delivery(deployment: Deployment) -> None:
     assert sum(1 for c in d.fake.calls if c.params.get("chat_id") == "202") == 1 + 1  # /start, 403
 
 
+def test_a_reply_lost_to_a_bad_gateway_is_sent_again(deployment: Deployment) -> None:
+    """A command's answer is not in the outbox: a transient failure must not swallow it."""
+    deployment.fake.fail("sendMessage", kind="502", chat_id=778, times=2)
+    assert deployment.say(778, "/help").plain.startswith("newsbot — alerts on China's")
+
+
 def test_a_broken_config_edit_is_reported_to_admins_through_the_outbox(
         deployment: Deployment) -> None:
     d = deployment

@@ -27,6 +27,7 @@ from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from bot.errors import ParseError
+from bot.ingest.registry import FilingIntake
 from bot.models import Feed, FetchResult, Hit, Item, ParsedFeed, Validators
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
 from bot.store import (
@@ -180,8 +181,10 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: PollPolicy = PollPolicy(),
         outages: OutageDetector | None = None,
+        filings: FilingIntake | None = None,
     ) -> None:
         self.store = store
+        self.filings = filings
         self.fetcher = fetcher
         self.matcher = matcher
         self.describe = describe
@@ -327,8 +330,46 @@ class Pipeline:
             unchanged.append(FetchRecord(
                 feed, result, now, next_poll=self._next_poll(feed, now, 0, result.headers)))
             return feed, None, FeedReport(feed.name, result.status), []
+        if feed.filing is not None:
+            return await self._record_filings(feed, result, now, validators, errors_so_far,
+                                              never_succeeded)
         return await self._parse_and_store(feed, result, now, validators, errors_so_far,
                                            never_succeeded, cycle_size)
+
+    async def _bad_body(self, feed: Feed, error: str, now: datetime, validators: Validators,
+                        errors_so_far: int) -> tuple[Feed, FetchResult | None, FeedReport,
+                                                     list[Recorded]]:
+        """Record a body that is no feed (or no filing list) as the feed's error."""
+        # Forget the body hash: the same bad body must be reported again, not skipped.
+        failed = FetchResult("error", feed.url, error=error, validators=validators)
+        await asyncio.to_thread(
+            self.store.feeds.record_fetch, feed, failed, now, error=error,
+            next_poll=self._next_poll(feed, now, errors_so_far + 1),
+        )
+        return feed, None, FeedReport(feed.name, "failed", error=error), []
+
+    async def _record_filings(
+        self, feed: Feed, result: FetchResult, now: datetime, validators: Validators,
+        errors_so_far: int, never_succeeded: bool,
+    ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
+        """A filing list's new body: its filings and batch alerts (bot/ingest/registry.py)."""
+        if self.filings is None:
+            return await self._bad_body(feed, "filing lists are not read by this pipeline",
+                                        now, validators, errors_so_far)
+        fetch = FetchRecord(feed, result, now,
+                            next_poll=self._next_poll(feed, now, 0, result.headers))
+        backfill = never_succeeded and feed.backfill == "silent"
+        try:
+            outcome = await asyncio.to_thread(self.filings.record, feed, result, fetch, now,
+                                              alert=not backfill)
+        except ParseError as exc:
+            return await self._bad_body(feed, str(exc), now, validators, errors_so_far)
+        log.info("feed %s: %s %s, %d new filings, %d updated; batch alert queued for %d chats",
+                 feed.name, outcome.batch.kind, outcome.batch.label, outcome.new,
+                 outcome.updated, outcome.queued)
+        report = FeedReport(feed.name, "ok", items_seen=outcome.new + outcome.updated
+                            + outcome.unchanged, items_new=outcome.new)
+        return feed, None, report, []
 
     async def _parse_and_store(
         self, feed: Feed, result: FetchResult, now: datetime, validators: Validators,
@@ -340,14 +381,7 @@ class Pipeline:
                 cycle_size=cycle_size,
             )
         except ParseError as exc:
-            error = str(exc)
-            # Forget the body hash: the same bad body must be reported again, not skipped.
-            failed = FetchResult("error", feed.url, error=error, validators=validators)
-            await asyncio.to_thread(
-                self.store.feeds.record_fetch, feed, failed, now, error=error,
-                next_poll=self._next_poll(feed, now, errors_so_far + 1),
-            )
-            return feed, None, FeedReport(feed.name, "failed", error=error), []
+            return await self._bad_body(feed, str(exc), now, validators, errors_so_far)
 
         items = await asyncio.to_thread(self.matched_items, parsed, story_keys)
         fetch = FetchRecord(feed, result, now, bozo=parsed.bozo,

@@ -17,16 +17,18 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.pipeline import CycleReport, ParsePool, Pipeline
+from bot.ingest.registry import FilingIntake
 from bot.match.matching import match_item
 from bot.match.watchlists import Watchlists
 from bot.models import Feed, Hit, Item
 from bot.render.digest import render_digest
+from bot.render.filings import render_batch_alert
 from bot.render.i18n import Tr, translator
 from bot.render.notices import config_notice, health_notice
 from bot.render.terminal import format_alert, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
 from bot.schedule import PollPolicy, assess_health, due_feeds, next_due
-from bot.store import Store
+from bot.store import BatchNews, Store
 from bot.stories.forms import EventForm, event_form
 from bot.stories.lexicon import Lexicon, build_lexicon
 
@@ -44,9 +46,11 @@ class Runtime:
         self.store = Store(settings.db_path)
         self.fetcher = Fetcher(FetchLimits())
         self.parse_pool = ParsePool(workers)
+        self.filings = FilingIntake(self.store, lambda: self.config.watchlists,
+                                    self.compose_batch_alert)
         self.pipeline = Pipeline(
             self.store, self.fetcher, self.match, parse_pool=self.parse_pool,
-            describe=self.describe, policy=policy,
+            describe=self.describe, policy=policy, filings=self.filings,
         )
         self._lexicon: tuple[Watchlists, Lexicon] | None = None
         self._signature = config_signature(settings)
@@ -55,6 +59,11 @@ class Runtime:
     def match(self, title: str, summary: str) -> list[Hit]:
         """The current watchlists' matcher (reads self.config at call time: reload-safe)."""
         return match_item(title, summary, self.config.watchlists)
+
+    def compose_batch_alert(self, news: BatchNews, lang: str | None = None) -> str:
+        """A filing batch's alert for one chat, in its language, with the current
+        watchlists' names."""
+        return render_batch_alert(news, self.config.watchlists, translator(lang)).html
 
     def describe(self, item: Item, hits: list[Hit]) -> EventForm:
         """A matched item read as an event, with the current rules' product lexicon (built on

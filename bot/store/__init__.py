@@ -10,6 +10,7 @@
     store.search       full-text search, Chinese words included              (search.py)
     store.weekly       weekly briefs: who, when, the week's figures, once    (weekly.py)
     store.intake       a poll's new items → items, stories, alerts, outbox  (intake.py)
+    store.filings      the CAC registry: batches, filings, batch alerts      (filings.py)
 
 All parts share one connection and one lock (`store.db`, db.py); the schema and its
 migrations live in schema.py. Callers name the part they use: `store.outbox.due(now)`.
@@ -25,6 +26,15 @@ from bot.store.db import Db
 from bot.store.digests import Digests, HeldItem
 from bot.store.events import Events
 from bot.store.feeds import FeedHealth, Feeds, FeedState, FetchRecord, HealthInput
+from bot.store.filings import (
+    BatchInfo,
+    BatchNews,
+    FilingOutcome,
+    Filings,
+    MatchedFiling,
+    StoredBatch,
+    StoredFiling,
+)
 from bot.store.intake import Intake, NewItem, PollOutcome, PollRecord, Recorded
 from bot.store.items import Items, StoredItem
 from bot.store.outbox import Outbox, OutboxJob
@@ -35,8 +45,9 @@ from bot.store.subscribers import Subscriber, Subscribers
 from bot.store.weekly import Weekly
 
 __all__ = [
-    "FeedHealth", "FeedState", "FetchRecord", "HealthInput", "HeldItem", "NewItem",
-    "OutboxJob", "PollOutcome", "PollRecord", "Recorded", "Source", "Store", "StoredItem",
+    "BatchInfo", "BatchNews", "FeedHealth", "FeedState", "FetchRecord", "FilingOutcome",
+    "HealthInput", "HeldItem", "MatchedFiling", "NewItem", "OutboxJob", "PollOutcome",
+    "PollRecord", "Recorded", "Source", "Store", "StoredBatch", "StoredFiling", "StoredItem",
     "Subscriber",
 ]
 
@@ -62,6 +73,7 @@ class Store:
         self.events = Events(self.db)
         self.weekly = Weekly(self.db, self.stories)
         self.intake = Intake(self.db, self.stories, self.subscribers, self.events)
+        self.filings = Filings(self.db, self.subscribers)
 
     def close(self) -> None:
         self.db.close()

@@ -332,6 +332,65 @@ def m009_weekly(db: Database) -> None:
 
 
 @migrations()
+def m011_filings(db: Database) -> None:
+    # Issue 13: the CAC's filing registry as a source. A filing is kept once, by its filing
+    # number, else by filer + algorithm (`identity`, written by bot/store/filings.py); a
+    # re-published list updates it. Batches are (kind, label). filing_hits are the watched
+    # entities a filer's name names. filing_alerts records, per batch and chat, the last
+    # filing already queued to that chat: a re-poll or a restart queues nothing again, a
+    # longer version of the batch only its new filings. (009 and 010 are other work's.)
+    _run(
+        db,
+        """
+        CREATE TABLE filing_batches (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            label TEXT NOT NULL,
+            date TEXT,
+            title TEXT,
+            source TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            UNIQUE (kind, label)
+        );
+        CREATE TABLE filings (
+            id INTEGER PRIMARY KEY,
+            identity TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            batch_id INTEGER NOT NULL REFERENCES filing_batches(id),
+            number TEXT,
+            algorithm TEXT NOT NULL,
+            role TEXT NOT NULL,
+            filer TEXT NOT NULL,
+            product TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            note TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        CREATE INDEX filings_batch ON filings (batch_id, id);
+        CREATE INDEX filings_filer ON filings (filer);
+        CREATE TABLE filing_hits (
+            filing_id INTEGER NOT NULL REFERENCES filings(id),
+            entity TEXT NOT NULL,
+            list TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            PRIMARY KEY (filing_id, entity)
+        ) WITHOUT ROWID;
+        CREATE INDEX filing_hits_entity ON filing_hits (entity, filing_id);
+        CREATE TABLE filing_alerts (
+            batch_id INTEGER NOT NULL REFERENCES filing_batches(id),
+            chat_id INTEGER NOT NULL,
+            through_id INTEGER NOT NULL,
+            messages INTEGER NOT NULL DEFAULT 0,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (batch_id, chat_id)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+@migrations()
 def m012_chat_language(db: Database) -> None:
     # Issue 14: a chat reads newsbot in English or Chinese (its user's Telegram language at
     # /start, or its /lang); NULL: never said, English.

@@ -23,7 +23,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -51,6 +51,7 @@ from bot.render.text import MAX_CHARS, RenderedMessage, cut
 from bot.run.configuration import describe_change
 from bot.store.search import SearchError
 from bot.telegram.chats import apply_follow, digest_reply, follow_usage, lang_reply
+from bot.telegram.filings import FilingsCommand
 from bot.telegram.trends import (
     empty_period,
     parse_trends_args,
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 RECENT_DEFAULT = 5
 RECENT_MAX = 20
 SEARCH_MAX = 10
+REPLY_ATTEMPTS = 3
 # Commands arrive as messages in private chats and groups, as posts in channels.
 UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 
@@ -116,13 +118,25 @@ async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Ren
                                         for b in row] for row in message.buttons])
     kwargs: dict[str, Any] = {"reply_markup": markup,
                               "link_preview_options": LinkPreviewOptions(is_disabled=True)}
-    try:
-        await context.bot.send_message(chat.id, message.html, parse_mode=ParseMode.HTML, **kwargs)
-    except BadRequest as exc:
-        if "parse entities" not in str(exc).lower():
-            raise
-        log.warning("chat %s: reply HTML refused (%s); sending plain text", chat.id, exc)
-        await context.bot.send_message(chat.id, message.plain, **kwargs)
+    for attempt in range(REPLY_ATTEMPTS):
+        try:
+            try:
+                await context.bot.send_message(chat.id, message.html, parse_mode=ParseMode.HTML,
+                                               **kwargs)
+            except BadRequest as exc:
+                if "parse entities" not in str(exc).lower():
+                    raise
+                log.warning("chat %s: reply HTML refused (%s); sending plain text", chat.id, exc)
+                await context.bot.send_message(chat.id, message.plain, **kwargs)
+            return
+        except (TimedOut, NetworkError) as exc:
+            # A dropped connection must not swallow a user's answer: try again shortly (a
+            # reply is not queued in the outbox; a second copy after a timeout is the lesser
+            # harm than none). BadRequest is a NetworkError too, and final.
+            if isinstance(exc, BadRequest) or attempt == REPLY_ATTEMPTS - 1:
+                raise
+            log.info("chat %s: reply failed (%s); trying again", chat.id, exc)
+            await asyncio.sleep(0.5 * (attempt + 1))
 
 
 def parse_recent_args(args: Sequence[str]) -> tuple[int, str | None]:
@@ -156,6 +170,7 @@ class Commands:
             ("recent", self.recent), ("search", self.search), ("lists", self.lists),
             ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
             ("trends", self.trends), ("weekly", self.weekly), ("lang", self.lang),
+            ("filings", FilingsCommand(self.s, reply, resolve, self._tr)),
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
