@@ -239,3 +239,17 @@ def test_trends_draw_a_png_chart(workdir):
     result = newsbot("trends", "--since", "7d", "--png", str(chart), cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "chart written" in result.stderr
+
+
+def test_common_options_work_before_and_after_the_command(workdir, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("before")
+    before, after = elsewhere / "before.db", elsewhere / "after.db"
+    assert newsbot("--db", str(before), "poll", cwd=workdir).returncode == 0
+    assert before.exists() and not (workdir / "data" / "newsbot.db").exists()
+    assert newsbot("poll", "--db", str(after), cwd=workdir).returncode == 0 and after.exists()
+    # after the command wins over before it, as a later option does
+    none = elsewhere / "none.db"
+    status = newsbot("--db", str(none), "status", "--json", "--db", str(before), cwd=workdir)
+    assert json.loads(status.stdout)[0]["items"] == 2
+    status = newsbot("--db", str(before), "status", "--json", "--db", str(none), cwd=workdir)
+    assert json.loads(status.stdout) == [] and "No database" in status.stderr

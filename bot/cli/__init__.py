@@ -25,21 +25,32 @@ Handler = Callable[[Settings, argparse.Namespace], int]
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     """The argument parser and each subcommand's handler."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--feeds", type=Path, help="feeds file (env NEWSBOT_FEEDS, default feeds.yaml)")
-    common.add_argument("--rules", type=Path, help="rules folder (env NEWSBOT_RULES, default rules/)")
-    common.add_argument("--db", type=Path, help="database (env NEWSBOT_DB, default data/newsbot.db)")
-
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Watch news feeds for China's generative-AI industry.",
-        parents=[common],
+        parents=[_common(None)],
     )
+    # The same options after the command (`newsbot poll --db X`). There they default to
+    # SUPPRESS: a default of None would overwrite what was given before the command
+    # (`newsbot --db X poll`), as argparse applies a subparser's defaults last.
+    common = _common(argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub: Any = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     handlers: dict[str, Handler] = {}
     for family in FAMILIES:
         handlers.update(family.register(sub, common))
     return parser, handlers
+
+
+def _common(default: object) -> argparse.ArgumentParser:
+    """--feeds, --rules, --db, with this default."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--feeds", type=Path, default=default,
+                        help="feeds file (env NEWSBOT_FEEDS, default feeds.yaml)")
+    common.add_argument("--rules", type=Path, default=default,
+                        help="rules folder (env NEWSBOT_RULES, default rules/)")
+    common.add_argument("--db", type=Path, default=default,
+                        help="database (env NEWSBOT_DB, default data/newsbot.db)")
+    return common
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,3 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `newsbot filings list | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
