@@ -8,6 +8,7 @@ SQLite file; alerts are read back from the outbox as the delivery worker would s
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.config import FeedsConfig
 from bot.errors import ConfigError, FilingListError
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.filings import MAX_ROWS, batch_label, parse_filings
@@ -26,6 +28,8 @@ from bot.match.watchlists import Watchlists
 from bot.models import Feed, FilingSource
 from bot.render.filings import render_batch_alert
 from bot.render.i18n import translator
+from bot.run.configuration import Config
+from bot.run.runtime import print_report
 from bot.store import BatchNews, MatchedFiling, Store, StoredBatch, StoredFiling
 from tests.fake_telegram import parse_telegram_html
 from tests.feedserver import Route
@@ -343,7 +347,13 @@ def test_a_polled_list_that_is_no_filing_list_is_the_sources_error(
             return await Pipeline(store, fetcher, lambda t, s: [],
                                   filings=intake).run_cycle(feeds)
 
-    report = {f.feed: f for f in asyncio.run(cycle()).feeds}
+    cycle_report = asyncio.run(cycle())
+    report = {f.feed: f for f in cycle_report.feeds}
+    console = io.StringIO()  # the console's batch alert, when no Telegram token is set
+    print_report(cycle_report, Config(FeedsConfig(feeds=()), watchlists), console)
+    assert console.getvalue() == (
+        "[OK] CAC registry deep-synthesis 第15批 (2025-11): 6 new filings; batch totals "
+        "6 filings, 4 filers\n  watched filers: Baidu 2, ByteDance 1\n\n")
     assert report["Bad"].outcome == "failed"
     assert report["Bad"].error.startswith(f"{feed_server.url('/bad.csv')}: no filer column")
     assert report["Big"].outcome == "failed" and "10 MiB" in report["Big"].error

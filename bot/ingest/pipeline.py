@@ -39,6 +39,7 @@ from bot.store import (
     Recorded,
     Store,
 )
+from bot.store.filings import FilingOutcome
 from bot.stories.forms import EventForm
 from bot.stories.keys import StoryKeys
 
@@ -72,6 +73,7 @@ class FeedReport:
     items_new: int = 0
     error: str | None = None
     bozo: str | None = None
+    filing: FilingOutcome | None = None  # a filing list's recorded batch
 
 
 @dataclass(slots=True)
@@ -368,7 +370,7 @@ class Pipeline:
                  feed.name, outcome.batch.kind, outcome.batch.label, outcome.new,
                  outcome.updated, outcome.queued)
         report = FeedReport(feed.name, "ok", items_seen=outcome.new + outcome.updated
-                            + outcome.unchanged, items_new=outcome.new)
+                            + outcome.unchanged, items_new=outcome.new, filing=outcome)
         return feed, None, report, []
 
     async def _parse_and_store(

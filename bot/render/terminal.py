@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.store import FeedHealth, StoredItem
+from bot.store.filings import FilingOutcome
 from bot.stories.events import Verdict
 
 EntityName = Callable[[str], str]
@@ -158,3 +159,14 @@ def story_evidence(a: StoredItem, b: StoredItem, *, verdict: Verdict | None, tit
     if ev.get("near_duplicate"):
         lines.append("  near-identical title: joins whatever else differs")
     return "\n".join(lines)
+
+
+def format_filings(source: str, outcome: FilingOutcome, name: EntityName) -> str:
+    """A filing list's new batch or filings as console lines (the console's batch alert)."""
+    batch = outcome.batch
+    head = (f"[{source}] CAC registry {batch.kind} {batch.label}"
+            f"{' (' + batch.date + ')' if batch.date else ''}: {outcome.new} new filing"
+            f"{'s' if outcome.new != 1 else ''}; batch totals {batch.filings} filings, "
+            f"{batch.filers} filers")
+    watched = ", ".join(f"{name(entity)} {n}" for entity, n in outcome.watched)
+    return head + "\n  watched filers: " + (watched or "none") + "\n"

@@ -25,7 +25,7 @@ from bot.render.digest import render_digest
 from bot.render.filings import render_batch_alert
 from bot.render.i18n import Tr, translator
 from bot.render.notices import config_notice, health_notice
-from bot.render.terminal import format_alert, format_followup
+from bot.render.terminal import format_alert, format_filings, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
 from bot.schedule import PollPolicy, assess_health, due_feeds, next_due
 from bot.store import BatchNews, Store
@@ -205,3 +205,6 @@ def print_report(report: CycleReport, config: Config, out: TextIO) -> None:
               file=out, flush=True)
     for recorded in report.followups:
         print(format_followup(recorded.stored), file=out, flush=True)
+    for feed in report.feeds:
+        if feed.filing is not None and feed.filing.new:
+            print(format_filings(feed.feed, feed.filing, config.entity_name), file=out, flush=True)

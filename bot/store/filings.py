@@ -96,6 +96,7 @@ class FilingOutcome:
     updated: int
     unchanged: int
     queued: int  # chats a batch alert was queued for
+    watched: tuple[tuple[str, int], ...] = ()  # (entity, new filings) of watched filers
 
 
 # A batch alert's Telegram HTML, from what the chat is told (bot/render/filings.py).
@@ -149,6 +150,7 @@ class Filings:
             # a filing listed first without its number is the same filing once numbered
             known = _known(conn, [*unique, *(_by_names(m.filing) for m in unique.values())])
             new_ids: list[int] = []
+            watched: dict[str, int] = {}
             updated = unchanged = 0
             for identity, m in unique.items():
                 f = m.filing
@@ -167,6 +169,8 @@ class Filings:
                            VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id""",
                         [identity, info.kind, batch_id, *values, stamp, stamp]).fetchone()[0]
                     new_ids.append(filing_id)
+                    for entity in dict.fromkeys(h.entity for h in m.hits):
+                        watched[entity] = watched.get(entity, 0) + 1
                 else:
                     filing_id, stored = old
                     if stored == values:
@@ -183,7 +187,8 @@ class Filings:
                 queued = self._queue_alerts(conn, batch, new_ids, batch_new, compose, now)
             if fetch is not None:
                 write_fetch(conn, fetch)
-        return FilingOutcome(batch, len(new_ids), updated, unchanged, queued)
+        return FilingOutcome(batch, len(new_ids), updated, unchanged, queued,
+                             tuple(sorted(watched.items(), key=lambda kv: (-kv[1], kv[0]))))
 
     def _queue_alerts(self, conn: sqlite3.Connection, batch: StoredBatch, new_ids: list[int],
                       batch_new: bool, compose: Compose, now: datetime) -> int:
