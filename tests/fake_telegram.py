@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Literal
@@ -137,6 +138,7 @@ class SentMessage:
     method: str = "sendMessage"
     reply_to: int | None = None
     photo: bytes | None = None  # sendPhoto: the uploaded file (text is then the caption)
+    thread_id: int | None = None  # the forum topic it was sent into (None: General)
 
     @property
     def plain(self) -> str:
@@ -179,6 +181,12 @@ class _Chat:
     id: int
     type: str
     title: str | None = None
+    username: str | None = None  # a public channel's @name
+    is_forum: bool = False  # a supergroup with topics
+    admins: set[int] = field(default_factory=set)  # user ids; the lowest is the creator
+    bot_status: str = "administrator"  # the bot's own membership (groups, channels)
+    bot_can_post: bool = True  # a channel admin right: can_post_messages
+    deleted_topics: set[int] = field(default_factory=set)  # message_thread_ids gone
 
 
 @dataclass
@@ -279,8 +287,10 @@ class FakeTelegram:
     # -- test API: what users do
     def user_sends(self, chat_id: int, text: str, *, user_id: int | None = None,
                    kind: str = "private", title: str | None = None,
-                   username: str | None = None, language_code: str | None = None) -> int:
-        """Queue a message from a user (or a channel post when kind='channel'); returns update id."""
+                   username: str | None = None, language_code: str | None = None,
+                   thread_id: int | None = None, anonymous: bool = False) -> int:
+        """Queue a message from a user (or a channel post when kind='channel'; an anonymous
+        group administrator's, posting as the group, with `anonymous`); returns update id."""
         chat = self._remember_chat(chat_id, kind, title)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -288,7 +298,11 @@ class FakeTelegram:
             "chat": self._chat_json(chat),
             "text": text,
         }
-        if kind != "channel":
+        if anonymous:
+            message["from"] = {"id": ANONYMOUS_ADMIN, "is_bot": True,
+                               "first_name": "Group", "username": "GroupAnonymousBot"}
+            message["sender_chat"] = self._chat_json(chat)
+        elif kind != "channel":
             uid = user_id if user_id is not None else chat_id
             message["from"] = {"id": uid, "is_bot": False, "first_name": f"User{uid}",
                                "username": username or f"user{uid}"}
@@ -300,8 +314,27 @@ class FakeTelegram:
         if command:
             message["entities"] = [{"type": "bot_command", "offset": 0,
                                     "length": utf16_len(command.group(0))}]
+        if thread_id is not None:  # sent inside a forum topic
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         key = "channel_post" if kind == "channel" else "message"
         return self._queue_update({key: message})
+
+    def set_chat(self, chat_id: int, kind: str, *, title: str | None = None,
+                 username: str | None = None, is_forum: bool = False,
+                 admins: Sequence[int] = (), bot_status: str = "administrator",
+                 bot_can_post: bool = True) -> None:
+        """Describe a group, supergroup (forum) or channel: its admins and the bot's rights."""
+        with self._lock:
+            chat = self._chats.get(chat_id) or _Chat(chat_id, kind)
+            chat.type, chat.title, chat.username, chat.is_forum = kind, title, username, is_forum
+            chat.admins, chat.bot_status, chat.bot_can_post = set(admins), bot_status, bot_can_post
+            self._chats[chat_id] = chat
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """A forum topic is deleted: sending into it fails from now on."""
+        with self._lock:
+            self._chat_for(chat_id).deleted_topics.add(thread_id)
 
     def user_clicks(self, chat_id: int, message_id: int, data: str, *,
                     user_id: int | None = None) -> int:
@@ -388,8 +421,12 @@ class FakeTelegram:
 
     def _remember_chat(self, chat_id: int, kind: str, title: str | None) -> _Chat:
         with self._lock:
-            chat = _Chat(chat_id, kind, title)
-            self._chats[chat_id] = chat
+            chat = self._chats.get(chat_id)
+            if chat is None or chat.type != kind:
+                chat = _Chat(chat_id, kind, title)
+                self._chats[chat_id] = chat
+            elif title is not None:
+                chat.title = title
             return chat
 
     def _chat_json(self, chat: _Chat) -> dict[str, Any]:
@@ -398,6 +435,10 @@ class FakeTelegram:
             data["first_name"] = f"User{chat.id}"
         else:
             data["title"] = chat.title or f"Chat {chat.id}"
+        if chat.username:
+            data["username"] = chat.username
+        if chat.is_forum:
+            data["is_forum"] = True
         return data
 
     def _chat_for(self, chat_id: int) -> _Chat:
@@ -546,10 +587,48 @@ class FakeTelegram:
             return _error(400, "Bad Request: message is too long")
         return text, parse_mode
 
+    def _api_getChat(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A chat by id or by a channel's @username."""
+        wanted = str(params.get("chat_id") or "")
+        with self._lock:
+            chat = next((c for c in self._chats.values()
+                         if str(c.id) == wanted or (c.username and wanted.lower()
+                                                    == "@" + c.username.lower())), None)
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        return 200, {"ok": True, "result": self._chat_json(chat)}
+
+    def _api_getChatMember(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A user's (or the bot's) membership: creator, administrator (with rights), member."""
+        chat_id, user_id = _as_int(params.get("chat_id")), _as_int(params.get("user_id"))
+        with self._lock:
+            chat = self._chats.get(chat_id or 0)
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        if user_id == BOT_ID:
+            member: dict[str, Any] = {"user": self._bot_user(), "status": chat.bot_status}
+            if chat.bot_status == "administrator":
+                member.update(_ADMIN_RIGHTS, can_post_messages=chat.bot_can_post)
+        else:
+            user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+            admins = sorted(chat.admins)
+            if chat.type == "private" and user_id == chat.id:
+                member = {"user": user, "status": "member"}
+            elif admins and user_id == admins[0]:
+                member = {"user": user, "status": "creator", "is_anonymous": False}
+            elif user_id in admins:
+                member = {"user": user, "status": "administrator", **_ADMIN_RIGHTS}
+            else:
+                member = {"user": user, "status": "member"}
+        return 200, {"ok": True, "result": member}
+
     def _api_sendMessage(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         chat_id = _as_int(params.get("chat_id"))
         if chat_id is None:
             return _error(400, "Bad Request: chat_id is empty")
+        thread = _as_int(params.get("message_thread_id"))
+        if thread is not None and thread in self._chat_for(chat_id).deleted_topics:
+            return _error(400, "Bad Request: message thread not found")
         checked = self._text_checks(params)
         if isinstance(checked[0], int):
             return checked  # type: ignore[return-value]
@@ -567,7 +646,8 @@ class FakeTelegram:
             reply = params.get("reply_parameters") or {}
             record = SentMessage(chat_id, message_id, text, parse_mode,
                                  params.get("reply_markup"), time.time(),
-                                 reply_to=_as_int(reply.get("message_id")) if reply else None)
+                                 reply_to=_as_int(reply.get("message_id")) if reply else None,
+                                 thread_id=thread)
             self.sent.append(record)
             self._lock.notify_all()
         return 200, {"ok": True, "result": self._message_json(record, chat)}
@@ -630,6 +710,16 @@ class FakeTelegram:
         if record.reply_markup:
             data["reply_markup"] = record.reply_markup
         return data
+
+
+# Telegram's user id for a group's anonymous administrators (GroupAnonymousBot).
+ANONYMOUS_ADMIN = 1087968824
+# What an administrator may do (getChatMember of an administrator).
+_ADMIN_RIGHTS = {"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                 "can_delete_messages": True, "can_manage_video_chats": True,
+                 "can_restrict_members": True, "can_promote_members": False,
+                 "can_change_info": True, "can_invite_users": True, "can_post_stories": False,
+                 "can_edit_stories": False, "can_delete_stories": False}
 
 
 def _error(code: int, description: str,

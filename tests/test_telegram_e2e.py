@@ -219,6 +219,7 @@ def test_trends_replies_with_a_png_chart_and_its_figures(deployment: Deployment)
 
 def test_groups_and_channels_can_subscribe(deployment: Deployment) -> None:
     d = deployment
+    d.fake.set_chat(-1001, "supergroup", title="AI watchers", admins=[5])
     group = d.say(-1001, "/start@newsbot_test_bot", user_id=5, kind="supergroup", title="AI watchers")
     assert "Subscribed" in group.plain
     channel = d.say(-1002, "/start", kind="channel", title="AI channel")

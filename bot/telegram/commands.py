@@ -50,6 +50,7 @@ from bot.render.replies import (
 from bot.render.text import MAX_CHARS, RenderedMessage, cut
 from bot.run.configuration import describe_change
 from bot.store.search import SearchError
+from bot.telegram.access import CHANGES, may_change
 from bot.telegram.chats import apply_follow, digest_reply, follow_usage, lang_reply
 from bot.telegram.filings import FilingsCommand
 from bot.telegram.trends import (
@@ -174,7 +175,8 @@ class Commands:
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
-            CommandHandler(name, fn, filters=UPDATES) for name, fn in table]
+            CommandHandler(name, self._guarded(name, fn) if name in CHANGES else fn,
+                           filters=UPDATES) for name, fn in table]
         handlers.append(CallbackQueryHandler(self.button, pattern=r"^(lists|follow|unfollow):"))
         handlers.append(MessageHandler(filters.COMMAND & UPDATES, self.unknown))
         return handlers
@@ -190,6 +192,18 @@ class Commands:
         log.info("refused /%s for user %s", name, user.id if user else "?")
         await reply(update, context, plain(
             tr._("Sorry, /{name} is for the bot's admins only.").format(name=name)))
+
+    def _guarded(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """`fn`, for a group's administrators only (anyone in a private chat)."""
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            if await may_change(update, context.bot):
+                await fn(update, context)
+                return
+            log.info("refused /%s in chat %s: not an administrator", name,
+                     update.effective_chat.id if update.effective_chat else "?")
+            await self._say(update, context, (await self._tr(update))._(
+                "Only this group's administrators can change what it receives."))
+        return guarded
 
     async def _store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
