@@ -689,6 +689,22 @@ class FakeTelegram:
             self._lock.notify_all()
         return 200, {"ok": True, "result": self._message_json(record, self._chat_for(chat_id or 0))}
 
+    def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """New buttons for a sent message; its text stays."""
+        chat_id = _as_int(params.get("chat_id"))
+        message_id = _as_int(params.get("message_id"))
+        with self._lock:
+            last = next((m for m in reversed(self.sent)
+                         if m.chat_id == chat_id and m.message_id == message_id), None)
+            if last is None:
+                return _error(400, "Bad Request: message to edit not found")
+            record = SentMessage(last.chat_id, last.message_id, last.text, last.parse_mode,
+                                 params.get("reply_markup"), time.time(),
+                                 "editMessageReplyMarkup", thread_id=last.thread_id)
+            self.sent.append(record)
+            self._lock.notify_all()
+        return 200, {"ok": True, "result": self._message_json(record, self._chat_for(chat_id or 0))}
+
     def _api_answerCallbackQuery(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.callback_answers.append(params)

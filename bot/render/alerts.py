@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from bot.models import Hit
 from bot.render.i18n import EN, Tr
@@ -10,6 +10,7 @@ from bot.render.text import (
     SUMMARY_CHARS,
     TITLE_CHARS,
     Builder,
+    Button,
     ItemLike,
     RenderedMessage,
     SourceLike,
@@ -115,3 +116,58 @@ def _sources_block(sources: Sequence[SourceLike], lang: str | None,
     label = tr.ngettext("+{n} source: ", "+{n} sources: ", len(sources)).format(n=len(sources))
     return (f"\n\n<b>{esc(label)}</b>{', '.join(html_parts)}{esc(tail)}",
             f"\n\n{label}{', '.join(plain_parts)}{tail}")
+
+
+MUTE_DAYS = 7
+MUTE_BUTTONS = 2  # entities an alert offers to mute (its first ones)
+# The callback data of a button: (kind, value) → a string the bot can verify when pressed
+# ("m" mute, "u" unmute, "s" sources); bot/telegram/buttons.py signs it for the chat.
+CallbackData = Callable[[str, str], str | None]
+
+
+def mute_button(entity: str, name: str, data: CallbackData, tr: Tr, *,
+                muted: bool) -> Button | None:
+    """"🔕 Mute Baidu 7 d", or "🔔 Unmute Baidu" when it is muted; None without data."""
+    if muted:
+        payload = data("u", entity)
+        text = tr._("🔔 Unmute {name}").format(name=name)
+    else:
+        payload = data("m", entity)
+        text = tr._("🔕 Mute {name} {days} d").format(name=name, days=MUTE_DAYS)
+    return Button(cut(text, 40), payload) if payload else None
+
+
+def alert_buttons(hits: Sequence[Hit], watchlists: WatchlistsLike | None, *, story_id: int | None,
+                  sources: int, data: CallbackData, muted: Collection[str] = (),
+                  tr: Tr = EN) -> tuple[tuple[Button, ...], ...]:
+    """The buttons under an alert: mute (or unmute) its first entities; the story's other
+    sources when it has some."""
+    entities = list(dict.fromkeys(h.entity for h in hits if h.list))[:MUTE_BUTTONS]
+    row = [b for e in entities
+           if (b := mute_button(e, tr.name(watchlists.entity(e) if watchlists else None, e),
+                                data, tr, muted=e in muted)) is not None]
+    rows = [tuple(row)] if row else []
+    if sources and story_id is not None and (payload := data("s", str(story_id))):
+        label = tr.ngettext("📰 {n} more source", "📰 {n} more sources", sources)
+        rows.append((Button(label.format(n=sources), payload),))
+    return tuple(rows)
+
+
+def render_sources(item: ItemLike, sources: Sequence[SourceLike], tr: Tr = EN) -> RenderedMessage:
+    """The "Sources" button's answer: every other outlet of the story, linked."""
+    b = Builder()
+    head = tr._("Other sources of: {title}").format(title=cut(clean(item.title), 200))
+    b.add(f"<b>{esc(head)}</b>\n", head + "\n")
+    if not sources:
+        b.text(tr._("No other outlet has carried it yet."))
+        return b.build()
+    for n, src in enumerate(sources):
+        name, title = cut(clean(src.feed), 60), cut(clean(getattr(src, "title", "")), 150)
+        link = safe_url(src.link)
+        line = f"• {name}: {title}\n"
+        if b.room() < tg_len(line) + 40:
+            b.text(tr._("… and {n} more").format(n=len(sources) - n))
+            break
+        shown = f'<a href="{esc(link)}">{esc(title)}</a>' if link else esc(title)
+        b.add(f"• <b>{esc(name)}</b>: {shown}\n", line)
+    return b.build()

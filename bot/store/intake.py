@@ -271,7 +271,7 @@ class Intake:
             ).fetchone()[0]
             alerts[story_id] = alert_id  # a later item of this batch is another source
             if subscribers is None:
-                subscribers = [] if backfill else self._subscribers.active()
+                subscribers = [] if backfill else self._subscribers.active(now)
             chats = [s for s in subscribers if s.wants(new.hits)]
             queue_alert(conn, alert_id, [(s.chat_id, bool(s.digest_at)) for s in chats], now)
             recorded.append(Recorded(stored=stored, alert_id=alert_id, queued=len(chats)))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.store.db import Db, from_ts, ts
+from bot.store.db import Db, chunks, from_ts, marks, ts
 from bot.store.items import Items, StoredItem
 from bot.store.stories import Source, Stories
 
@@ -38,6 +38,7 @@ class OutboxJob:
     sources: tuple[Source, ...] = ()  # the story's other sources, for "+N sources"
     photo: bytes | None = None  # a weekly brief's chart: `text` is then its caption
     lang: str | None = None  # the chat's language: alerts are framed in it
+    muted: frozenset[str] = frozenset()  # entities the chat has muted now (its buttons say)
 
 
 class Outbox:
@@ -64,6 +65,12 @@ class Outbox:
         items = self._items.by_ids({r["item_id"] for r in rows if r["item_id"] is not None})
         sources = self._stories.other_sources({(r["story_id"], r["item_id"]) for r in rows
                                                if r["story_id"] is not None})
+        muted: dict[int, set[str]] = {}
+        chats = sorted({int(r["chat_id"]) for r in rows if r["item_id"] is not None})  # type: ignore[call-overload]
+        for chunk in chunks(chats):
+            for m in self.db.rows(f"""SELECT chat_id, entity FROM mutes WHERE until > ?
+                                      AND chat_id IN ({marks(chunk)})""", [ts(now), *chunk]):
+                muted.setdefault(int(m["chat_id"]), set()).add(str(m["entity"]))  # type: ignore[call-overload]
         return [
             OutboxJob(
                 id=r["id"], alert_id=r["alert_id"], chat_id=r["chat_id"],
@@ -71,7 +78,7 @@ class Outbox:
                 item=items.get(r["item_id"]), text=r["text"], kind=r["kind"],
                 edit_message_id=r["edit_of"] if r["kind"] == "edit" else None,
                 sources=sources.get((r["story_id"], r["item_id"]), ()), photo=r["photo"],
-                lang=r["chat_lang"],
+                lang=r["chat_lang"], muted=frozenset(muted.get(r["chat_id"], ())),  # type: ignore[call-overload]
             )  # type: ignore[arg-type]
             for r in rows
         ]

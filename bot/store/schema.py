@@ -395,3 +395,21 @@ def m012_chat_language(db: Database) -> None:
     # Issue 14: a chat reads newsbot in English or Chinese (its user's Telegram language at
     # /start, or its /lang); NULL: never said, English.
     _run(db, "ALTER TABLE subscribers ADD COLUMN lang TEXT")
+
+
+@migrations()
+def m013_mutes(db: Database) -> None:
+    # Issue 14: a chat mutes an entity for a while (the alert's "Mute … 7 d" button); its
+    # alerts skip the chat until `until`. One row per chat and entity; lifting deletes it.
+    _run(
+        db,
+        """
+        CREATE TABLE mutes (
+            chat_id INTEGER NOT NULL,
+            entity TEXT NOT NULL,
+            until TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, entity)
+        ) WITHOUT ROWID
+        """,
+    )

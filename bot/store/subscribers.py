@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.models import Hit
-from bot.store.db import Db, ts
+from bot.store.db import Db, from_ts, ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +26,18 @@ class Subscriber:
     weekly_at: str | None = None  # "HH:MM" in weekly_tz
     weekly_tz: str = "UTC"
     lang: str | None = None  # "zh" or "en": what the chat reads; None: not said (English)
+    muted: frozenset[str] = frozenset()  # entities muted now (Subscribers.active(now))
 
     def wants(self, hits: Iterable[Hit]) -> bool:
-        """True when this chat follows a list or entity of these (listed) hits."""
+        """True when this chat follows a list or entity of these (listed) hits that it has
+        not muted: an alert about muted entities only skips the chat."""
+        listed = [h for h in hits if h.list and h.entity not in self.muted]
+        if not listed:
+            return not self.muted and not self.follows
         if not self.follows:
             return True
         wanted = set(self.follows)
-        return any(h.list in wanted or h.entity in wanted for h in hits if h.list)
+        return any(h.list in wanted or h.entity in wanted for h in listed)
 
 
 class Subscribers:
@@ -103,10 +108,35 @@ class Subscribers:
             conn.execute("UPDATE subscribers SET lang = ?, updated = ? WHERE chat_id = ?",
                          [lang, ts(now), chat_id])
 
-    def active(self) -> list[Subscriber]:
-        """Every active chat, by chat id."""
+    def active(self, now: datetime | None = None) -> list[Subscriber]:
+        """Every active chat, by chat id, with the entities it has muted at `now`."""
         rows = self.db.rows("SELECT * FROM subscribers WHERE active = 1 ORDER BY chat_id")
-        return [subscriber_from_row(r) for r in rows]
+        muted: dict[int, set[str]] = {}
+        for r in self.db.rows("SELECT chat_id, entity FROM mutes WHERE until > ?",
+                              [ts(now or datetime.now(UTC))]):
+            muted.setdefault(int(r["chat_id"]), set()).add(str(r["entity"]))  # type: ignore[call-overload]
+        return [replace(subscriber_from_row(r), muted=frozenset(muted.get(int(r["chat_id"]), ())))  # type: ignore[call-overload]
+                for r in rows]
+
+    def mute(self, chat_id: int, entity: str, until: datetime, now: datetime) -> None:
+        """Mute an entity in a chat until `until` (a later mute replaces an earlier one)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                """INSERT INTO mutes (chat_id, entity, until, created) VALUES (?,?,?,?)
+                   ON CONFLICT (chat_id, entity) DO UPDATE SET until = excluded.until""",
+                [chat_id, entity, ts(until), ts(now)])
+
+    def unmute(self, chat_id: int, entity: str) -> bool:
+        """Lift a chat's mute of an entity; True when there was one."""
+        with self.db.tx() as conn:
+            return conn.execute("DELETE FROM mutes WHERE chat_id = ? AND entity = ?",
+                                [chat_id, entity]).rowcount > 0
+
+    def mutes(self, chat_id: int, now: datetime) -> list[tuple[str, datetime]]:
+        """A chat's mutes in force at `now`: (entity, until), soonest lifted first."""
+        rows = self.db.rows("""SELECT entity, until FROM mutes WHERE chat_id = ? AND until > ?
+                               ORDER BY until, entity""", [chat_id, ts(now)])
+        return [(str(r["entity"]), from_ts(r["until"])) for r in rows]  # type: ignore[misc, arg-type]
 
 
 def subscriber_from_row(r: dict[str, object]) -> Subscriber:

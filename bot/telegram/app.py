@@ -23,13 +23,14 @@ from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.ingest.pipeline import CycleReport
-from bot.render.alerts import render_alert
+from bot.render.alerts import alert_buttons, render_alert
 from bot.render.i18n import translator
 from bot.render.replies import render_notice
 from bot.render.text import RenderedMessage, cut
 from bot.run.configuration import Config
 from bot.run.runtime import Runtime
 from bot.run.scheduler import Scheduler, stop_on_signals
+from bot.telegram.buttons import button_key, sign
 from bot.telegram.commands import Commands, Services, register_commands
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
 
@@ -59,17 +60,27 @@ def build_application(settings: Settings, *, limits: DeliveryLimits) -> Applicat
     )
 
 
-def alert_renderer(runtime: Runtime) -> Any:
-    """Render an outbox job with the watchlists current at send time (reload-safe)."""
+def alert_renderer(runtime: Runtime, key: bytes | None = None) -> Any:
+    """Render an outbox job with the watchlists current at send time (reload-safe), in its
+    chat's language; with a button `key`, an alert carries its buttons (mute, sources),
+    signed for its chat, on the first send and on every "+N sources" edit alike."""
 
     def render(job: Any) -> RenderedMessage:
         if job.item is None:  # a notice, a digest, a weekly brief: ready HTML (+ a chart)
             message = render_notice(job.text or "")
             photo = getattr(job, "photo", None)
             return replace(message, photo=photo) if photo else message
-        return render_alert(job.item, job.item.hits, runtime.config.watchlists,
-                            feed_title=job.item.feed, sources=job.sources,
-                            tr=translator(getattr(job, "lang", None)))
+        tr = translator(getattr(job, "lang", None))
+        watchlists = runtime.config.watchlists
+        message = render_alert(job.item, job.item.hits, watchlists, feed_title=job.item.feed,
+                               sources=job.sources, tr=tr)
+        if key is None:
+            return message
+        buttons = alert_buttons(
+            job.item.hits, watchlists, story_id=job.item.story_id, sources=len(job.sources),
+            data=lambda kind, value: sign(key, job.chat_id, kind, value),
+            muted=getattr(job, "muted", ()), tr=tr)
+        return replace(message, buttons=buttons)
 
     return render
 
@@ -82,11 +93,12 @@ class TelegramBot:
         self.settings = settings
         self.runtime = runtime
         self.app = build_application(settings, limits=limits)
+        key = button_key(settings.telegram_token or "")
         self.worker = DeliveryWorker(runtime.store.outbox, runtime.store.subscribers,
                                      TelegramNotifier(self.app.bot),
-                                     alert_renderer(runtime), limits=limits)
+                                     alert_renderer(runtime, key), limits=limits)
         self.services = Services(store=runtime.store, runtime=runtime,
-                                 admins=frozenset(settings.admins), worker=self.worker)
+                                 admins=frozenset(settings.admins), worker=self.worker, key=key)
         for handler in Commands(self.services).handlers():
             self.app.add_handler(handler)
         self.app.add_error_handler(self.on_error)

@@ -26,7 +26,6 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -51,6 +50,7 @@ from bot.render.text import MAX_CHARS, RenderedMessage, cut
 from bot.run.configuration import describe_change
 from bot.store.search import SearchError
 from bot.telegram.access import CHANGES, may_change
+from bot.telegram.buttons import Buttons, MutedCommand
 from bot.telegram.chats import apply_follow, digest_reply, follow_usage, lang_reply
 from bot.telegram.filings import FilingsCommand
 from bot.telegram.trends import (
@@ -96,10 +96,15 @@ class Services:
     worker: Any = None  # bot.telegram.deliver.DeliveryWorker, for /stats
     last_cycle: datetime | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    key: bytes = b""  # signs the buttons under alerts (bot/telegram/buttons.py)
 
     @property
     def watchlists(self) -> Any:
         return self.runtime.config.watchlists
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A blocking call (SQLite) off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def bot_commands(*, admin: bool = False, tr: Tr = EN) -> list[BotCommand]:
@@ -163,6 +168,7 @@ class Commands:
 
     def __init__(self, services: Services) -> None:
         self.s = services
+        self.buttons = Buttons(services, reply, self._tr, services.key)
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """Every handler, in the order they must be tried (unknown commands last)."""
@@ -172,12 +178,13 @@ class Commands:
             ("follow", self.follow), ("unfollow", self.unfollow), ("status", self.status),
             ("trends", self.trends), ("weekly", self.weekly), ("lang", self.lang),
             ("filings", FilingsCommand(self.s, reply, resolve, self._tr)),
+            ("muted", MutedCommand(self.buttons)),
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
             CommandHandler(name, self._guarded(name, fn) if name in CHANGES else fn,
                            filters=UPDATES) for name, fn in table]
-        handlers.append(CallbackQueryHandler(self.button, pattern=r"^(lists|follow|unfollow):"))
+        handlers += self.buttons.handlers()
         handlers.append(MessageHandler(filters.COMMAND & UPDATES, self.unknown))
         return handlers
 
@@ -378,41 +385,6 @@ class Commands:
         await self._say(update, context, await self._store(
             apply_follow, self.s.store, self.s.watchlists, chat.id, scope, follow,
             self.s.clock(), tr))
-
-    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Inline buttons of /lists: page through, follow or unfollow a list."""
-        query = update.callback_query
-        assert query is not None and query.data is not None
-        action, _, rest = query.data.partition(":")
-        chat_id = query.message.chat.id if query.message else None
-        if chat_id is None:
-            await query.answer()
-            return
-        tr = await self._tr(update)
-        page = 0
-        note = None
-        if action == "lists":
-            page = int(rest) if rest.isdigit() else 0
-        else:
-            ident, _, page_text = rest.partition(":")
-            page = int(page_text) if page_text.isdigit() else 0
-            scope = resolve(self.s.watchlists, ident)
-            note = (tr._("Unknown list") if scope is None else await self._store(
-                apply_follow, self.s.store, self.s.watchlists, chat_id, scope,
-                action == "follow", self.s.clock(), tr))
-        sub = await self._store(self.s.store.subscribers.get, chat_id)
-        message = render_lists(self.s.watchlists, page=page, follows=sub.follows if sub else (),
-                               tr=tr)
-        await query.answer(cut(note, 190) if note else None)
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
-                                        for b in row] for row in message.buttons])
-        try:
-            await query.edit_message_text(message.html, parse_mode=ParseMode.HTML,
-                                          reply_markup=markup,
-                                          link_preview_options=LinkPreviewOptions(is_disabled=True))
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
-                raise
 
     # -- digests and briefs
     async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -107,14 +107,20 @@ class TelegramNotifier:
 
     async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
                    plain: bool = False) -> None:
-        """Replace a sent message's text (a story's "+N sources"); same errors as send."""
-        from telegram import LinkPreviewOptions
+        """Replace a sent message's text (a story's "+N sources"); same errors as send. Its
+        buttons are sent again: an edit without them would remove the keyboard."""
+        from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
         from telegram.constants import ParseMode
 
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(b.text, callback_data=b.data)
+                                            for b in row] for row in message.buttons])
         async with _telegram_errors():
             await self.bot.edit_message_text(
                 message.plain if plain else message.html, chat_id=chat_id,
                 message_id=message_id, parse_mode=None if plain else ParseMode.HTML,
+                reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews))
 
 
