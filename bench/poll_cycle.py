@@ -194,7 +194,12 @@ def run_cycles(opts: argparse.Namespace, vocabulary: str) -> tuple[Poll, Poll, i
             env.pop("TELEGRAM_BOT_TOKEN", None)
             newsbot = [sys.executable, "-m", "bot", "poll", "--feeds", str(feeds_path),
                        "--db", str(Path(tmp) / "bench.db"), "--rules", str(opts.rules)]
-            cold = run_poll(newsbot, env)
+            # py-spy sees the threads (intake and matching run off the event loop), which
+            # cProfile would not: `pip install py-spy` first
+            profiled = ([str(Path(sys.executable).with_name("py-spy")), "record", "-o",
+                         str(opts.profile), "-f", "raw", "-r", "50", "--", *newsbot]
+                        if opts.profile else newsbot)
+            cold = run_poll(profiled, env)
             warm = run_poll(newsbot, env)
             not_modified = sum(s.hits.get(p, 0) for s in servers for p in s.routes)
     finally:
@@ -225,6 +230,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--rules", type=Path, default=REPO / "rules")
+    parser.add_argument("--profile", type=Path,
+                        help="py-spy (collapsed stacks) of the cold cycle's main process, to FILE")
     parser.add_argument("--vocabulary", choices=VOCABULARIES, default="varied",
                         help="headlines: varied (news-sized vocabulary) or small (~30 words)")
     parser.add_argument("--compare", action="store_true",
