@@ -232,7 +232,12 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     if gap > WINDOW_S or gap < -WINDOW_S:
         return Verdict(False, 0.0, {**ev, "conflicts": ["window"]})
     best_dup, dup_nums = 0.0, True
+    compared: set[tuple[str, object]] = set()
     for m in profile.members:
+        # a syndicated or templated story repeats its members' titles: compare each once
+        if (m.title, m.numbers) in compared:
+            continue
+        compared.add((m.title, m.numbers))
         sim = _near_duplicate(form, m)
         if sim > best_dup:
             best_dup = sim

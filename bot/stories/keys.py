@@ -195,7 +195,7 @@ def _globally_unique(guid: str) -> bool:
     return len(guid) >= _GUID_MIN_OPAQUE and not guid.isdigit() and " " not in guid
 
 
-@functools.lru_cache(maxsize=1024)  # ~2 kB each; candidates are mostly recent titles
+@functools.lru_cache(maxsize=4096)  # ~2 kB each; candidates are mostly recent titles
 def title_form(title: str) -> TitleForm:
     """fold_title, memoized: every story lookup folds its candidates' titles, and recent
     titles are candidates again and again (the writer's side; see fold_title)."""
