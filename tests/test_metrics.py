@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.errors import ConfigError
 from bot.ingest.pipeline import CycleReport, FeedReport
 from bot.run.metrics import Health, Metrics, MetricsServer
 from bot.settings import metrics_listen, settings_from_env
-from bot.errors import ConfigError
-from tests.feedserver import FeedServer, Route
 from tests.fake_telegram import FakeTelegram
+from tests.feedserver import FeedServer, Route
 from tests.test_telegram_e2e import MATCH, Deployment, wait_until
 
 

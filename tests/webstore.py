@@ -5,6 +5,14 @@ the project's rules/, times relative to now so "this week" and the period filter
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,3 +102,76 @@ def build_web_store(path: Path, now: datetime | None = None) -> dict[str, int]:
         return dict(row)
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------------------- `newsbot web`
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def web_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    return env | {"PTB_TIMEDELTA": "1", "NEWSBOT_RULES": str(RULES), "PORT": ""} | extra
+
+
+@dataclass
+class Site:
+    """A running `newsbot web` and its database."""
+
+    url: str
+    db: Path
+    proc: subprocess.Popen[bytes]
+
+    def get(self, path: str, **kwargs: object) -> tuple[int, str, str]:
+        """(status, content type, body) of a GET."""
+        return fetch(self.url + path, **kwargs)
+
+
+def fetch(url: str, opener: urllib.request.OpenerDirector | None = None,
+          data: bytes | None = None) -> tuple[int, str, str]:
+    try:
+        with (opener or urllib.request.build_opener(NoRedirect)).open(url, data=data,
+                                                                      timeout=30) as r:
+            return r.status, r.headers.get("content-type", ""), r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("content-type", ""), exc.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def start_web(db: Path, *args: str, env: dict[str, str] | None = None,
+              host: str = "127.0.0.1") -> Site:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "web", "--db", str(db), "--host", host,
+                             "--port", str(port), *args], env=env or web_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"newsbot web exited: {proc.stderr.read().decode()}")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return Site(url, db, proc)
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("newsbot web did not start listening in 60 s")
+
+
+def stop(site: Site) -> None:
+    site.proc.terminate()
+    try:
+        site.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        site.proc.kill()
+        site.proc.wait()
+    site.proc.stderr.close()
+
+

@@ -322,7 +322,7 @@ def m010_web_views(db: Database) -> None:
                i.first_seen AS seen,
                i.published AS published,
                i.story_id AS story,
-               s.items AS story_sources,
+               s.items AS sources,
                (SELECT json_group_array(entity) FROM (SELECT DISTINCT h.entity FROM hits h
                  WHERE h.item_id = i.id AND h.list != '' ORDER BY h.entity)) AS entities,
                (SELECT json_group_array(list) FROM (SELECT DISTINCT h.list FROM hits h

@@ -50,10 +50,12 @@ def _legend(names: Sequence[str], colors: Sequence[str]) -> list[str]:
 
 
 def _y_axis(top: int, plot_h: int, bottom_y: int) -> list[str]:
+    """Grid lines at whole numbers: counts of stories have no halves."""
+    steps = top if top <= 5 else 5 if top % 5 == 0 else 4
     out = []
-    for k in range(5):
-        value = top * k / 4
-        y = bottom_y - plot_h * k / 4
+    for k in range(steps + 1):
+        value = top * k / steps
+        y = bottom_y - plot_h * k / steps
         out.append(f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="#e5e7eb"/><text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
                    f'fill="#6b7280">{value:g}</text>')

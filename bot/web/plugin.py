@@ -7,6 +7,7 @@ catalog and the login setting are the site's own, not module state.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from html import escape
@@ -14,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Forbidden, Response
 from markupsafe import Markup
 
 from bot.web.catalog import Catalog
@@ -28,6 +29,7 @@ BLOCKED_PATHS = ("/-/metadata", "/-/plugins", "/-/versions", "/-/settings", "/-/
                  "/-/messages", "/-/patterns", "/-/password-tool", "/-/actor")
 # Query-string switches that would point a search at another table or another syntax.
 STRIPPED_ARGS = {"_fts_table", "_fts_pk", "_searchmode", "_where", "_show_sql", "_context"}
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
@@ -37,6 +39,11 @@ class NewsbotPlugin:
     def __init__(self, catalog: Catalog, *, login_required: bool) -> None:
         self.catalog = catalog
         self.login_required = login_required
+        # Suggestions for canned queries' parameters: (value, label).
+        self.choices = {
+            "entity": [(e.id, f"{e.name} {e.zh or ''}".strip()) for e in catalog.entities],
+            "list": list(catalog.lists.items()),
+            "days": [(d, f"the last {d} days") for d in ("7", "30", "90", "365")]}
         self.__name__ = "bot.web"  # Datasette lists plugins by module name, and finds their
         #                            templates there (bot/web/templates)
 
@@ -66,6 +73,8 @@ class NewsbotPlugin:
 
     async def dashboard(self, request: Any, datasette: Any) -> Response:
         """GET /: the dashboard (period, list and entity filters in the query string)."""
+        if not await datasette.permission_allowed(request.actor, "view-instance", default=True):
+            raise Forbidden("log in to see the dashboard")
         return await dashboard_page(request, datasette, self.catalog)
 
     @hookimpl
@@ -78,11 +87,11 @@ class NewsbotPlugin:
         """The site navigation for every page (templates/_crumbs.html); no SQL on any page
         (a canned query's SQL, a view's definition)."""
         hidden: dict[str, Any] = {"view_definition": None, "table_definition": None,
-                                  "edit_sql_url": None}
+                                  "edit_sql_url": None, "is_view": False}  # no "(view)"
         if view_name == "query":
             hidden["query"] = None
         return {"newsbot_nav": [(label, datasette.urls.path(href)) for label, href in NAV],
-                **hidden}
+                "newsbot_choices": self.choices, **hidden}
 
     @hookimpl
     def render_cell(self, row: Any, value: Any, column: str, table: str | None,
@@ -103,8 +112,10 @@ class NewsbotPlugin:
                 ids = json.loads(value)
             except (TypeError, ValueError):
                 return None
-            name = self.catalog.name if column == "entities" else self.catalog.lists.get
-            return Markup(", ".join(escape(str(name(i) or i)) for i in ids))
+            names = [self.catalog.name(i) if column == "entities" else i for i in ids]
+            return Markup(", ".join(escape(str(n)) for n in names))
+        if isinstance(value, str) and _TIMESTAMP.match(value):  # stored UTC times, readable
+            return Markup(f'<span title="{escape(value)}">{value[:10]} {value[11:16]}</span>')
         return None
 
     @hookimpl
@@ -114,7 +125,7 @@ class NewsbotPlugin:
             async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 if scope["type"] == "http":
                     path = scope.get("path", "")
-                    if any(path == p or path.startswith(p + ".") or path.startswith(p + "/")
+                    if any(path == p or path.startswith((p + ".", p + "/"))
                            for p in BLOCKED_PATHS):
                         await Response.text("Not found", status=404).asgi_send(send)
                         return

@@ -87,24 +87,24 @@ seen AS (
            AS stories_7d,
          MAX(i.first_seen) AS last_seen
   FROM hits h JOIN items i ON i.id = h.item_id WHERE h.list != '' GROUP BY h.entity)
-SELECT w.name, w.zh AS chinese_name, w.id, w.lists, w.aliases,
+SELECT w.name, w.zh AS chinese_name, w.id, w.lists,
        COALESCE(seen.stories, 0) AS stories, COALESCE(seen.stories_7d, 0) AS stories_7d,
-       seen.last_seen
+       seen.last_seen, w.aliases
 FROM watched w LEFT JOIN seen ON seen.id = w.id
 WHERE (:list = '' OR (',' || replace(w.lists, ' ', '') || ',') LIKE '%,' || :list || ',%')
 ORDER BY stories DESC, w.position"""
 
-ENTITY_TIMELINE = """
+ENTITY_TIMELINE = f"""
 SELECT i.first_seen AS seen, i.title, i.link, i.feed, i.lang, i.story_id AS story,
-       s.items AS story_sources,
+       s.items AS sources,
        (SELECT group_concat(DISTINCT h.list) FROM hits h WHERE h.item_id = i.id
           AND h.entity = :entity) AS lists,
        (SELECT group_concat(DISTINCT h.alias) FROM hits h WHERE h.item_id = i.id
           AND h.entity = :entity) AS matched_words
 FROM items i LEFT JOIN stories s ON s.id = i.story_id
 WHERE i.id IN (SELECT item_id FROM hits WHERE entity = :entity AND list != '')
-  AND i.first_seen >= {since}
-ORDER BY i.first_seen DESC, i.id DESC""".format(since=_SINCE)
+  AND i.first_seen >= {_SINCE}
+ORDER BY i.first_seen DESC, i.id DESC"""
 
 LIST_YESTERDAY = """
 SELECT i.first_seen AS seen, i.title, i.link, i.feed, i.lang, i.story_id AS story,
