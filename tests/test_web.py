@@ -248,6 +248,32 @@ def test_every_story_links_to_its_article(site: Site) -> None:
     assert "<h1" in html and ">Stories<" in html  # the page's title, not its table name
 
 
+# ---------------------------------------------------------------------------- the pure parts
+
+def test_a_search_box_becomes_the_bigram_phrases_the_index_holds() -> None:
+    from bot.web.privacy import fts_match
+
+    assert fts_match("智谱华章 Ernie") == '"智谱 谱华 华章" AND "ernie"'
+    assert fts_match('"open source"') == '"open source"'
+    assert fts_match("entity:") == '"entity"'  # a filter of `newsbot search` is just a word here
+
+
+def test_a_chart_has_a_bar_per_day_and_list_with_a_count_and_zero_days_stay_empty() -> None:
+    from bot.web.charts import days_between, stacked_days
+    from bot.web.dashboard import per_day_series
+
+    days = days_between(datetime(2026, 3, 1).date(), datetime(2026, 3, 4).date())
+    rows = [{"day": "2026-03-01", "list": "llm", "stories": 2},
+            {"day": "2026-03-03", "list": "llm", "stories": 1},
+            {"day": "2026-03-03", "list": "deepfake", "stories": 4}]
+    series = per_day_series(rows, days, "list", "stories")
+    assert series == {"llm": [2, 0, 1, 0], "deepfake": [0, 0, 4, 0]}
+    svg = stacked_days("Stories per day", days, series)
+    bars = re.findall(r'<rect class="bar"[^>]*><title>([^<]*)</title>', svg)
+    assert bars == ["2026-03-01 llm: 2", "2026-03-03 llm: 1", "2026-03-03 deepfake: 4"]
+    assert svg.startswith("<svg") and ">5<" in svg  # the axis reaches a round 5
+
+
 # ---------------------------------------------------------------------------- a real browser
 
 @pytest.fixture(scope="module")
