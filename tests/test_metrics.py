@@ -11,6 +11,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
@@ -20,9 +21,8 @@ from bot.errors import ConfigError
 from bot.ingest.pipeline import CycleReport, FeedReport
 from bot.run.metrics import Health, Metrics, MetricsServer
 from bot.settings import metrics_listen, settings_from_env
-from tests.fake_telegram import FakeTelegram
-from tests.feedserver import FeedServer, Route
-from tests.test_telegram_e2e import MATCH, Deployment, wait_until
+from tests.feedserver import Route
+from tests.test_telegram_e2e import MATCH, Deployment, running, wait_until
 
 
 class Clock:
@@ -140,10 +140,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
 class MonitoredDeployment(Deployment):
     """`newsbot run` with NEWSBOT_METRICS_PORT set."""
 
-    port: int = 0
+    port: int = field(default_factory=free_port)
 
     def env(self) -> dict[str, str]:
         return super().env() | {"NEWSBOT_METRICS_PORT": str(self.port)}
@@ -156,19 +157,10 @@ class MonitoredDeployment(Deployment):
 
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MonitoredDeployment]:
-    root = tmp_path_factory.mktemp("metrics")
-    with FakeTelegram() as fake, FeedServer() as feeds:
-        d = MonitoredDeployment(root, fake, feeds)
-        d.port = free_port()
-        d.publish("w1", "Weather today: sunny")
-        (root / "feeds.yaml").write_text(
-            "defaults: {interval: 1s, timeout: 30s}\n"
-            f"feeds:\n  - {{name: Local Tech, url: \"{feeds.url('/feed.xml')}\", lang: en}}\n")
-        d.start()
-        wait_until(lambda: feeds.hits.get("/feed.xml", 0) >= 1, what="the first poll")
+    # a 30 s fetch timeout: the stalled feed below must hang, not fail
+    with running(tmp_path_factory.mktemp("metrics"), MonitoredDeployment, "30s") as d:
+        assert isinstance(d, MonitoredDeployment)
         yield d
-        if d.proc is not None:
-            d.stop()
 
 
 def test_metrics_count_a_poll_an_alert_a_429_and_the_delivery(
