@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -80,7 +81,7 @@ class NewsbotPlugin:
     @hookimpl
     def menu_links(self, datasette: Any) -> list[dict[str, str]]:
         """The pages, in the menu too."""
-        return [{"href": datasette.urls.path(href), "label": label} for label, href in NAV]
+        return [{"href": datasette.urls.path(href), "label": label} for label, href in nav()]
 
     @hookimpl
     def extra_template_vars(self, datasette: Any, view_name: str) -> dict[str, Any]:
@@ -90,7 +91,7 @@ class NewsbotPlugin:
                                   "edit_sql_url": None, "is_view": False}  # no "(view)"
         if view_name == "query":
             hidden["query"] = None
-        return {"newsbot_nav": [(label, datasette.urls.path(href)) for label, href in NAV],
+        return {"newsbot_nav": [(label, datasette.urls.path(href)) for label, href in nav()],
                 "newsbot_choices": self.choices, **hidden}
 
     @hookimpl
@@ -137,9 +138,16 @@ class NewsbotPlugin:
         return wrap
 
 
-NAV = (("Dashboard", "/"), ("Stories", f"/{DATABASE}/story_sources"),
-       ("Feeds", f"/{DATABASE}/feeds"), ("Entities", f"/{DATABASE}/entities"),
-       ("All queries", f"/{DATABASE}"))
+def nav(today: date | None = None) -> list[tuple[str, str]]:
+    """The site's pages. Stories opens on the last 30 days: its facets then count a month,
+    not every item ever stored (over a million items, all-time facets run out of time)."""
+    since = (today or datetime.now(UTC).date()) - timedelta(days=30)
+    return [("Dashboard", "/"), ("Stories", f"{STORIES}?seen__gte={since.isoformat()}"),
+            ("Feeds", f"/{DATABASE}/feeds"), ("Entities", f"/{DATABASE}/entities"),
+            ("All queries", f"/{DATABASE}")]
+
+
+STORIES = f"/{DATABASE}/story_sources"
 
 
 def _without_sql(send: Any) -> Any:
