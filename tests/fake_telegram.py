@@ -202,6 +202,14 @@ class _Window:
 
 # --------------------------------------------------------------------------- the server
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a bot opening 16 connections at once (a
+    # burst of replies) overflowed it, and a connection the kernel dropped came back to the
+    # bot as httpx.ReadError now and then (TcpExtListenOverflows counted it). Telegram's
+    # servers do not refuse a burst of connections; neither does the fake.
+    request_queue_size = 128
+
+
 class FakeTelegram:
     """The fake Bot API server; use as a context manager or start()/stop()."""
 
@@ -239,7 +247,7 @@ class FakeTelegram:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="fake-telegram", daemon=True)
