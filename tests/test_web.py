@@ -246,6 +246,8 @@ def test_every_story_links_to_its_article(site: Site) -> None:
     html = site.get("/newsbot/story_sources")[2]
     assert '<a href="https://scmp.test/ernie5" rel="noreferrer">Baidu unveils Ernie 5.0' in html
     assert "<h1" in html and ">Stories<" in html  # the page's title, not its table name
+    facets = html[html.index('class="facet-results"'):html.index("</table>")]
+    assert ">Zhipu AI</a>" in facets and ">Chinese LLMs and generative AI</a>" in facets
 
 
 # ---------------------------------------------------------------------------- the pure parts

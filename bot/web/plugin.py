@@ -45,6 +45,8 @@ class NewsbotPlugin:
             "entity": [(e.id, f"{e.name} {e.zh or ''}".strip()) for e in catalog.entities],
             "list": list(catalog.lists.items()),
             "days": [(d, f"the last {d} days") for d in ("7", "30", "90", "365")]}
+        self.facet_names = {"entities": {e.id: e.name for e in catalog.entities},
+                            "lists": dict(catalog.lists)}
         self.__name__ = "bot.web"  # Datasette lists plugins by module name, and finds their
         #                            templates there (bot/web/templates)
 
@@ -92,7 +94,8 @@ class NewsbotPlugin:
         if view_name == "query":
             hidden["query"] = None
         return {"newsbot_nav": [(label, datasette.urls.path(href)) for label, href in nav()],
-                "newsbot_choices": self.choices, **hidden}
+                "newsbot_choices": self.choices, "newsbot_facet_names": self.facet_names,
+                **hidden}
 
     @hookimpl
     def render_cell(self, row: Any, value: Any, column: str, table: str | None,
