@@ -124,6 +124,21 @@ def test_the_server_answers_metrics_health_and_404() -> None:
     assert "no poll cycle has ended since start 5s ago" in reason
 
 
+def test_a_port_in_use_is_an_error_that_names_the_setting() -> None:
+    from bot.errors import NewsbotError
+
+    async def scenario() -> None:
+        first = MetricsServer(Metrics(), "127.0.0.1", 0)
+        await first.start()
+        try:
+            with pytest.raises(NewsbotError, match=f"127.0.0.1:{first.port}.*NEWSBOT_METRICS_PORT"):
+                await MetricsServer(Metrics(), "127.0.0.1", first.port).start()
+        finally:
+            await first.close()
+
+    asyncio.run(scenario())
+
+
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:

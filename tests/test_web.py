@@ -140,6 +140,24 @@ def test_a_non_loopback_host_needs_a_password(tmp_path: Path) -> None:
     assert "set NEWSBOT_WEB_PASSWORD" in done.stderr and "0.0.0.0" in done.stderr
 
 
+def test_a_database_the_web_cannot_show_is_refused_with_the_fix(tmp_path: Path) -> None:
+    def web(db: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", "web", "--db", str(db)],
+                              env=web_env(), capture_output=True, text=True, timeout=60,
+                              check=False)
+
+    missing = web(tmp_path / "none.db")
+    assert missing.returncode == 1 and "no database at" in missing.stderr
+    old = tmp_path / "old.db"
+    Store(old).close()
+    with sqlite3.connect(old) as conn:  # a database of the version before the web's views
+        conn.execute("DROP VIEW story_sources")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm010_web_views'")
+    conn.close()
+    done = web(old)
+    assert done.returncode == 1 and "restart the bot or run `newsbot poll` once" in done.stderr
+
+
 def test_with_a_password_nothing_shows_before_the_login(site: Site) -> None:
     locked = start_web(site.db, env=web_env(NEWSBOT_WEB_PASSWORD="correct horse"),
                        host="127.0.0.2")

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot.errors import NewsbotError
 from bot.ingest.pipeline import CycleReport
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,11 @@ class MetricsServer:
 
     async def start(self) -> None:
         """Listen; log where (port 0: a free port, then self.port is the real one)."""
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:
+            raise NewsbotError(f"cannot serve /metrics on {self.host}:{self.port} ({exc}); "
+                               "set NEWSBOT_METRICS_PORT to a free port") from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("metrics on http://%s:%d/metrics, health on /healthz", self.host, self.port)
 
