@@ -251,6 +251,9 @@ def test_canned_queries_export_csv_and_json(site: Site) -> None:
     assert {r["title"] for r in rows} >= {"百度文心一言用户破亿",
                                           "Baidu cuts Ernie prices for developers"}
     assert all(r["link"].startswith("https://") for r in rows)
+    yesterday = json.loads(site.get("/newsbot/list_yesterday.json?list=llm&_shape=array")[2])
+    assert "Moonshot AI raises $1bn for its Kimi chatbot" in {r["title"] for r in yesterday}
+    assert all(r["entities"] for r in yesterday)
     entities = json.loads(site.get("/newsbot/entities.json?_shape=array")[2])
     zhipu = next(e for e in entities if e["id"] == "zhipu")
     assert zhipu["name"] == "Zhipu AI" and zhipu["chinese_name"] == "智谱"

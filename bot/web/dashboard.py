@@ -80,8 +80,9 @@ async def dashboard_page(request: Any, datasette: Any, catalog: Catalog) -> Resp
              for r in names["top_entities"]], ("last 7 days", "the 7 days before"))
     if names["alerts_per_day"] is not None:
         rows = names["alerts_per_day"]
-        charts["alerts_per_day"] = stacked_days("Alerts per day", days, {
-            "stories alerted": day_values(rows, days, "alerts")})
+        charts["alerts_per_day"] = stacked_days("Alert messages per day", days, {
+            "messages sent": day_values(rows, days, "messages_sent"),
+            "messages failed": day_values(rows, days, "messages_failed")})
         alerts_total = sum(r["alerts"] for r in rows)
         sent_total = sum(r["messages_sent"] for r in rows)
         failed_total = sum(r["messages_failed"] for r in rows)

@@ -139,7 +139,8 @@ QUERIES: dict[str, dict[str, Any]] = {
         TOP_ENTITIES),
     "alerts_per_day": _query(
         "Alerts per day",
-        "Stories alerted per day (backfill excluded), and the messages sent to chats for them.",
+        "Alert messages sent to chats (and given up) per day of their story's alert; the "
+        "stories alerted (backfill excluded).",
         ALERTS_PER_DAY),
     "failing_feeds": _query(
         "Feeds failing now",
