@@ -24,6 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:
 
 
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve the dashboard until interrupted; 2 when the address needs a password first."""
     from bot.match.rules import load_watchlists
     from bot.web.catalog import catalog_of
     from bot.web.site import LOGIN, LOOPBACK, build_site, check_database, serve

@@ -162,6 +162,7 @@ class _DeliveryCollector:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        """The counters as they are now (prometheus-client calls this at each scrape)."""
         stats = self.metrics.delivery
         for name, doc, attribute in self.NAMES:
             yield CounterMetricFamily(name, doc, value=getattr(stats, attribute, 0))

@@ -52,6 +52,7 @@ class ReadOnlyDatabase(Database):
     """
 
     def connect(self, write: bool = False) -> sqlite3.Connection:
+        """A new read-only connection (`write` is ignored: there is no writable one)."""
         conn = sqlite3.connect(f"file:{Path(self.path).resolve()}?mode=ro", uri=True,
                                check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
