@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean fonts messages
+.PHONY: run test install bench clean fonts messages chromium screenshots
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -41,6 +41,17 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract --no-location --sort-output --omit-header -o $(LOCALE)/newsbot.pot bot
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --width 100 -i $(LOCALE)/newsbot.pot \
 	  -d $(LOCALE) -D newsbot -l zh
+
+# The web tests drive a real headless browser: Chromium from Debian's packages (needs root;
+# without it those tests skip with the reason, they never fail).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make chromium: could not install chromium (run as root)"
+
+# The README's screenshots of `newsbot web`, taken by the tests' headless browser.
+screenshots: $(STAMP)
+	PTB_TIMEDELTA=1 $(BIN)/python -m tests.screenshots docs
 
 clean:
 	rm -rf $(VENV)

@@ -26,6 +26,8 @@ class Settings:
     admins: tuple[int, ...] = ()
     log_level: str = "INFO"
     log_format: str = "text"
+    web_password: str | None = None  # NEWSBOT_WEB_PASSWORD: `newsbot web` beyond loopback
+    metrics_listen: tuple[str, int] | None = None  # NEWSBOT_METRICS_PORT: /healthz, /metrics
 
 
 def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -43,6 +45,8 @@ def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
                 [Problem("NEWSBOT_ADMINS", 0, f"{part!r} is not a Telegram user id (an integer)")]
             ) from None
     values: dict[str, object] = {
+        "web_password": env.get("NEWSBOT_WEB_PASSWORD") or None,
+        "metrics_listen": metrics_listen(env.get("NEWSBOT_METRICS_PORT", "")),
         "feeds_path": Path(env.get("NEWSBOT_FEEDS", "feeds.yaml")),
         "rules_dir": Path(env.get("NEWSBOT_RULES", "rules")),
         "db_path": Path(env.get("NEWSBOT_DB", "data/newsbot.db")),
@@ -54,6 +58,22 @@ def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def metrics_listen(text: str) -> tuple[str, int] | None:
+    """NEWSBOT_METRICS_PORT: `9108` (on 127.0.0.1) or `HOST:9108` → (host, port); "" → None."""
+    text = text.strip()
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 < number < 65536:
+        raise ConfigError([Problem("NEWSBOT_METRICS_PORT", 0, f"{text!r} is not a port; write "
+                                   "e.g. 9108, or 0.0.0.0:9108 to listen on every address")])
+    return (host.strip("[]") or "127.0.0.1", number)
 
 
 def env_settings(**overrides: object) -> Settings:

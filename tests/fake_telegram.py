@@ -210,6 +210,14 @@ class _Window:
 
 # --------------------------------------------------------------------------- the server
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a bot opening 16 connections at once (a
+    # burst of replies) overflowed it, and a connection the kernel dropped came back to the
+    # bot as httpx.ReadError now and then (TcpExtListenOverflows counted it). Telegram's
+    # servers do not refuse a burst of connections; neither does the fake.
+    request_queue_size = 128
+
+
 class FakeTelegram:
     """The fake Bot API server; use as a context manager or start()/stop()."""
 
@@ -248,13 +256,7 @@ class FakeTelegram:
         class Handler(_Handler):
             server_fake = fake
 
-        class Server(ThreadingHTTPServer):
-            # The bot opens many connections at once (a fan-out, 50 /start replies): the
-            # default backlog of 5 made the kernel drop some, which the client saw as
-            # ReadError. Telegram's servers have no such tiny backlog.
-            request_queue_size = 256
-
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="fake-telegram", daemon=True)

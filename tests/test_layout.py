@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"ingest"},
     {"render"},
     {"run"},
+    {"web"},  # the web dashboard (bot/web/): reads the store, never writes it
     {"telegram"},
     {"cli"},  # the command line (bot/cli/)
     {"entry"},  # __main__.py

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -103,21 +104,28 @@ class Deployment:
         return self.fake.wait_for_messages(chat_id, before + 1, timeout=10)[before]
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def running(root: Path, kind: type[Deployment] = Deployment,
+            timeout: str = "5s") -> Iterator[Deployment]:
+    """`newsbot run` started against a fake Telegram and one feed polled every second."""
     with FakeTelegram() as fake, FeedServer() as feeds:
-        d = Deployment(root, fake, feeds)
+        d = kind(root, fake, feeds)
         d.publish("w1", "Weather today: sunny")
         (root / "feeds.yaml").write_text(
-            "defaults: {interval: 1s, timeout: 5s}\n"
+            f"defaults: {{interval: 1s, timeout: {timeout}}}\n"
             f"feeds:\n  - {{name: Local Tech, url: \"{feeds.url('/feed.xml')}\", lang: en}}\n")
         d.start()
         wait_until(lambda: feeds.hits.get("/feed.xml", 0) >= 1, what="the first poll")
         yield d
         if d.proc is not None:
             d.stop()
-        assert fake.token not in d.logs()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with running(tmp_path_factory.mktemp("e2e")) as d:
+        yield d
+    assert d.fake.token not in d.logs()
 
 
 def alerts_to(d: Deployment, chat_id: int, title: str) -> list[SentMessage]:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.cli import analysts, diagnose, filings, operate
+from bot.cli import analysts, diagnose, filings, operate, web
 from bot.cli.logs import setup_logging
 from bot.errors import ConfigError, NewsbotError
 from bot.settings import Settings, env_settings
 
-FAMILIES = (operate, diagnose, analysts, filings)
+FAMILIES = (operate, diagnose, analysts, filings, web)
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 

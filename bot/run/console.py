@@ -35,6 +35,7 @@ async def run_console(
             on_cycle(report)
 
     scheduler = Scheduler(runtime, show)
+    metrics_server = await runtime.serve_metrics()
     while not stop.is_set():
         await scheduler.tick()
         # Sleep until the next feed is due, but look again at least every `tick` seconds
@@ -47,4 +48,6 @@ async def run_console(
             pass
     log.info("stopping: letting running polls finish")
     await scheduler.stop()
+    if metrics_server is not None:
+        await metrics_server.close()
     log.info("newsbot stopped")

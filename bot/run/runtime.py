@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -27,6 +27,7 @@ from bot.render.i18n import Tr, translator
 from bot.render.notices import config_notice, health_notice
 from bot.render.terminal import format_alert, format_filings, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
+from bot.run.metrics import Metrics, serve_metrics
 from bot.schedule import PollPolicy, assess_health, due_feeds, next_due
 from bot.store import BatchNews, Store
 from bot.stories.forms import EventForm, event_form
@@ -39,10 +40,11 @@ class Runtime:
     """The long-lived parts of a running bot, wired once."""
 
     def __init__(self, settings: Settings, config: Config, *, workers: int | None = None,
-                 policy: PollPolicy = PollPolicy()) -> None:
+                 policy: PollPolicy = PollPolicy(), metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.config = config
         self.policy = policy
+        self.metrics = metrics or Metrics(interval=self.shortest_interval)
         self.store = Store(settings.db_path)
         self.fetcher = Fetcher(FetchLimits())
         self.parse_pool = ParsePool(workers)
@@ -73,10 +75,19 @@ class Runtime:
             self._lexicon = (watchlists, build_lexicon(watchlists))
         return event_form(item.title, item.summary, item.lang, hits, 0, self._lexicon[1])
 
+    def shortest_interval(self) -> float:
+        """The shortest poll interval of the configured feeds, seconds (/healthz's unit)."""
+        return min((f.interval for f in self.config.feeds.feeds), default=600.0)
+
     def reload(self) -> Config:
         """Re-read feeds and rules; keep the old configuration when the new one is broken."""
         self._signature = config_signature(self.settings)
-        config = load_config(self.settings)  # raises ConfigError, self.config untouched
+        try:
+            config = load_config(self.settings)  # raises ConfigError, self.config untouched
+        except ConfigError:
+            self.metrics.reloaded(ok=False)
+            raise
+        self.metrics.reloaded(ok=True)
         self.config = config
         self._reported_problems = ()
         return config
@@ -119,11 +130,13 @@ class Runtime:
         now = now or datetime.now(UTC)
         feeds = {f.name: f for f in self.config.feeds.feeds}
         notices = []
+        counts: dict[str, int] = {}
         for h in await asyncio.to_thread(self.store.feeds.health_inputs):
             feed = feeds.get(h.feed)
             if feed is None:
                 continue  # removed from feeds.yaml: its history stays, its alarms stop
             health = assess_health(h.first_error_at, h.arrivals, now, self.policy)
+            counts[health] = counts.get(health, 0) + 1
             if health == h.health:
                 continue
             await asyncio.to_thread(self.store.feeds.set_health, h.feed, health, now)
@@ -140,6 +153,9 @@ class Runtime:
                         f" (last error: {h.last_error})" if health == "failing" else "")
             await self.notify_admins(notice)
             notices.append(text)
+        # A feed not polled yet has no state: "ok", as the store's default health says.
+        counts["ok"] = counts.get("ok", 0) + len(feeds) - sum(counts.values())
+        self.metrics.set_feeds(counts)
         return notices
 
     async def send_digests(self, now: datetime | None = None) -> int:
@@ -191,6 +207,15 @@ class Runtime:
         schedule = await asyncio.to_thread(self.store.feeds.schedule)
         when = next_due(self.config.feeds.feeds, schedule, now)
         return None if when is None else max(0.0, (when - now).total_seconds())
+
+    async def read_outbox_depth(self) -> None:
+        """The outbox rows by state into the metrics (read when /metrics is scraped)."""
+        self.metrics.set_outbox(await asyncio.to_thread(self.store.outbox.counts))
+
+    async def serve_metrics(self) -> Any:
+        """Start /metrics and /healthz when NEWSBOT_METRICS_PORT is set (else None)."""
+        return await serve_metrics(self.metrics, self.settings.metrics_listen,
+                                   before_scrape=self.read_outbox_depth)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()

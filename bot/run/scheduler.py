@@ -86,6 +86,7 @@ class Scheduler:
         if report is None:
             return
         self.last_cycle = report.started
+        self.runtime.metrics.cycle_ended(report)
         log.info("cycle: %s", report.summary())
         if self.on_cycle:
             self.on_cycle(report)

@@ -332,6 +332,36 @@ def m009_weekly(db: Database) -> None:
 
 
 @migrations()
+def m010_web_views(db: Database) -> None:
+    # Issue 12: `newsbot web` (Datasette) shows stories as a page with facets and search. A
+    # Datasette page with facets is a table or a view of the database it serves, and the web
+    # process never writes: so the view is made here, by the bot. One row per matched item
+    # (a source of a story), its entities and lists as JSON arrays (array facets); rows are
+    # keyed by item id, the rowid of items_fts, so the page searches that index.
+    _run(
+        db,
+        """
+        CREATE VIEW story_sources AS
+        SELECT i.id AS id,
+               i.title AS title,
+               i.link AS link,
+               i.feed AS feed,
+               i.lang AS lang,
+               i.first_seen AS seen,
+               i.published AS published,
+               i.story_id AS story,
+               s.items AS sources,
+               (SELECT json_group_array(entity) FROM (SELECT DISTINCT h.entity FROM hits h
+                 WHERE h.item_id = i.id AND h.list != '' ORDER BY h.entity)) AS entities,
+               (SELECT json_group_array(list) FROM (SELECT DISTINCT h.list FROM hits h
+                 WHERE h.item_id = i.id AND h.list != '' ORDER BY h.list)) AS lists
+        FROM items i LEFT JOIN stories s ON s.id = i.story_id
+        WHERE i.matched = 1
+        """,
+    )
+
+
+@migrations()
 def m011_filings(db: Database) -> None:
     # Issue 13: the CAC's filing registry as a source. A filing is kept once, by its filing
     # number, else by filer + algorithm (`identity`, written by bot/store/filings.py); a

@@ -143,8 +143,14 @@ class TelegramBot:
             self.poll_job, interval=self.poll_tick, first=0.0, name="poll",
             job_kwargs={"coalesce": True, "misfire_grace_time": 60, "max_instances": 1})
         self._worker_task = asyncio.create_task(self.worker.run(), name="delivery")
+        self.runtime.metrics.delivery = self.worker.stats
+        self.runtime.metrics.health.worker_alive = self.worker_alive
         log.info("newsbot running: %d feeds, Telegram bot @%s", len(self.runtime.config.feeds.feeds),
                  self.app.bot.username)
+
+    def worker_alive(self) -> bool:
+        """Is the delivery worker running (for /healthz)?"""
+        return self._worker_task is not None and not self._worker_task.done()
 
     async def stop(self) -> None:
         """Stop in order: updates, poll job, worker (in-flight sends finish), bot."""
@@ -172,12 +178,16 @@ async def serve(settings: Settings, config: Config, *, stop: asyncio.Event | Non
     stop_on_signals(stop)
     runtime = Runtime(settings, config)
     bot = TelegramBot(settings, runtime)
+    metrics_server = None
     try:
         await bot.start()
+        metrics_server = await runtime.serve_metrics()
         await stop.wait()
         log.info("stopping: finishing the messages in flight")
     finally:
         try:
+            if metrics_server is not None:
+                await metrics_server.close()
             await bot.stop()
         finally:
             await runtime.aclose()
