@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.store.db import Db, from_ts, ts
 from bot.store.items import Items, StoredItem
@@ -38,15 +39,17 @@ class OutboxJob:
     sources: tuple[Source, ...] = ()  # the story's other sources, for "+N sources"
     photo: bytes | None = None  # a weekly brief's chart: `text` is then its caption
     lang: str | None = None  # the chat's language: alerts are framed in it
+    thread_id: int | None = None  # a forum's topic for this alert (None: General, or no forum)
 
 
 class Outbox:
     """The delivery worker's side of the outbox, and notices."""
 
-    def __init__(self, db: Db, items: Items, stories: Stories) -> None:
+    def __init__(self, db: Db, items: Items, stories: Stories, topics: Any = None) -> None:
         self.db = db
         self._items = items
         self._stories = stories
+        self._topics = topics  # bot.store.topics.Topics: which forum topic an alert goes to
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxJob]:
         """Pending deliveries whose time has come, oldest first."""
@@ -64,6 +67,14 @@ class Outbox:
         items = self._items.by_ids({r["item_id"] for r in rows if r["item_id"] is not None})
         sources = self._stories.other_sources({(r["story_id"], r["item_id"]) for r in rows
                                                if r["story_id"] is not None})
+        # Only a new alert message needs a topic: an edit targets the sent message, a
+        # notice, digest or brief goes to General.
+        sends = [r for r in rows if r["kind"] == "send" and items.get(r["item_id"]) is not None]
+        threads: dict[object, int | None] = {}
+        if self._topics is not None and sends:
+            found = self._topics.threads([(r["chat_id"], items[r["item_id"]].hits)
+                                          for r in sends])
+            threads = {r["id"]: thread for r, thread in zip(sends, found, strict=True)}
         return [
             OutboxJob(
                 id=r["id"], alert_id=r["alert_id"], chat_id=r["chat_id"],
@@ -71,7 +82,7 @@ class Outbox:
                 item=items.get(r["item_id"]), text=r["text"], kind=r["kind"],
                 edit_message_id=r["edit_of"] if r["kind"] == "edit" else None,
                 sources=sources.get((r["story_id"], r["item_id"]), ()), photo=r["photo"],
-                lang=r["chat_lang"],
+                lang=r["chat_lang"], thread_id=threads.get(r["id"]),
             )  # type: ignore[arg-type]
             for r in rows
         ]

@@ -32,6 +32,7 @@ from bot.run.runtime import Runtime
 from bot.run.scheduler import Scheduler, stop_on_signals
 from bot.telegram.commands import Commands, Services, register_commands
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
+from bot.telegram.topics import TopicFallback
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ class TelegramBot:
         self.app = build_application(settings, limits=limits)
         self.worker = DeliveryWorker(runtime.store.outbox, runtime.store.subscribers,
                                      TelegramNotifier(self.app.bot),
-                                     alert_renderer(runtime), limits=limits)
+                                     alert_renderer(runtime), limits=limits,
+                                     on_topic_gone=TopicFallback(runtime.store))
         self.services = Services(store=runtime.store, runtime=runtime,
                                  admins=frozenset(settings.admins), worker=self.worker)
         for handler in Commands(self.services).handlers():
