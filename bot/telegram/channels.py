@@ -90,17 +90,18 @@ def can_post(member: Any) -> bool:
 def added_reply(handle: str, follows: Sequence[str], new: bool, tr: Tr) -> str:
     """What /channel add says once the channel is subscribed."""
     if follows and new:
-        text = tr._("Added {channel}: alerts about {follows} will be posted there.")
+        text = tr._("Added {channel}: alerts about {follows} will be posted there. "
+                    "/channel remove {channel} stops them.")
     elif follows:
         text = tr._("{channel} was added before; from now on alerts about {follows} will be "
-                    "posted there.")
+                    "posted there. /channel remove {channel} stops them.")
     elif new:
-        text = tr._("Added {channel}: every alert of every watchlist will be posted there.")
+        text = tr._("Added {channel}: every alert of every watchlist will be posted there. "
+                    "/channel remove {channel} stops them.")
     else:
         text = tr._("{channel} was added before; from now on every alert of every watchlist "
-                    "will be posted there.")
-    return (text.format(channel=handle, follows=tr.join(follows)) + " "
-            + tr._("/channel remove {channel} stops them.").format(channel=handle))
+                    "will be posted there. /channel remove {channel} stops them.")
+    return text.format(channel=handle, follows=tr.join(follows))
 
 
 def list_reply(channels: Sequence[Any], tr: Tr) -> str:
