@@ -96,7 +96,8 @@ def test_channel_replies_in_both_languages() -> None:
         "Added @x: alerts about llm, baidu will be posted there. "
         "/channel remove @x stops them.")
     assert added_reply("@x", [], False, zh) == (
-        "@x 此前已添加；今后所有关注列表的提醒都将发布到该频道。发送 /channel remove @x 可停止推送。")
+        "@x 此前已添加；今后所有关注列表的提醒都将发布到该频道。"
+        "发送 /channel remove @x 可停止推送。")
     assert list_reply([], en).startswith("You have not added a channel.")
 
 
