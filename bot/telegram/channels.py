@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +22,12 @@ from telegram.ext import ContextTypes
 
 from bot.render.i18n import Tr
 from bot.render.replies import plain
-from bot.render.text import RenderedMessage, cut
+from bot.render.text import cut
 from bot.telegram.access import ADMIN_STATUSES, is_admin
+from bot.telegram.injected import InjectedCommand
 
 log = logging.getLogger(__name__)
 
-Reply = Callable[[Update, ContextTypes.DEFAULT_TYPE, RenderedMessage], Awaitable[None]]
-Resolve = Callable[[Any, str], "tuple[str, str] | None"]
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 _LINK = re.compile(r"^(?:https?://)?t(?:elegram)?\.me/", re.IGNORECASE)
 
@@ -116,15 +115,8 @@ def list_reply(channels: Sequence[Any], tr: Tr) -> str:
     return "\n".join(lines)
 
 
-class ChannelCommand:
+class ChannelCommand(InjectedCommand):
     """The /channel handler, bound to the bot's services."""
-
-    def __init__(self, services: Any, reply: Reply, resolve: Resolve,
-                 language: Callable[[Update], Awaitable[Tr]]) -> None:
-        self.services = services
-        self.reply = reply
-        self.resolve = resolve
-        self.language = language
 
     async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Add, remove or list the channels that receive alerts."""
