@@ -36,7 +36,8 @@ def test_an_admin_adds_a_channel_and_it_receives_the_alerts_it_follows(
     assert channel_alerts(d, "ByteDance") == []
 
 
-def test_adding_a_channel_says_exactly_what_is_missing(deployment: Deployment) -> None:  # noqa: F811
+def test_adding_a_channel_says_exactly_what_is_missing(
+        deployment: Deployment) -> None:  # noqa: F811
     d = deployment
     d.fake.set_chat(QUIET, "channel", title="Quiet", username="quietroom", admins=[ADMIN],
                     bot_can_post=False)
