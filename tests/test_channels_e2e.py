@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from tests.test_telegram_e2e import Deployment, deployment  # noqa: F401 - a fixture
+from tests.test_telegram_e2e import MATCH, Deployment, deployment  # noqa: F401 - a fixture
 
 CHANNEL, QUIET, ABSENT, GROUP = -100500, -100501, -100502, -100503
 ADMIN, OTHER, READER = 81, 82, 83
@@ -87,3 +87,18 @@ def test_only_a_channels_admin_removes_it_and_then_it_gets_nothing(
                                      for m in sent), 15)
     time.sleep(0.5)  # the same poll queued every chat's row at once: none was for the channel
     assert channel_alerts(d, "Spark 5") == []
+
+
+def test_a_chinese_admins_channel_reads_chinese(deployment: Deployment) -> None:  # noqa: F811
+    d = deployment
+    zh_channel, zh_admin = -100510, 84
+    d.fake.set_chat(zh_channel, "channel", title="中国AI观察", username="zhaiwatch",
+                    admins=[zh_admin])
+    added = d.say(zh_admin, "/channel add @zhaiwatch baidu", language_code="zh-hans").plain
+    assert added == ("已添加 @zhaiwatch：有关 baidu 的提醒将发布到该频道。"
+                     "发送 /channel remove @zhaiwatch 可停止推送。")
+    d.publish("ch4", MATCH)
+    d.fake.wait_for(lambda sent: any(m.chat_id == zh_channel and "Ernie" in m.text
+                                     for m in sent), 15)
+    [alert] = [m for m in d.fake.messages_to(zh_channel) if "Ernie" in m.text]
+    assert "百度" in alert.plain.splitlines()[0] and MATCH in alert.plain
