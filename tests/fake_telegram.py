@@ -598,7 +598,12 @@ class FakeTelegram:
                                                     == "@" + c.username.lower())), None)
         if chat is None:
             return _error(400, "Bad Request: chat not found")
-        return 200, {"ok": True, "result": self._chat_json(chat)}
+        # getChat answers a ChatFullInfo: the chat and the fields the Bot API always sends.
+        full = {**self._chat_json(chat), "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}}
+        return 200, {"ok": True, "result": full}
 
     def _api_getChatMember(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """A user's (or the bot's) membership: creator, administrator (with rights), member."""

@@ -222,6 +222,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("weekly", N_("A brief each week: /weekly on [Mon 09:00] [time zone], /weekly off")),
     ("filings", N_("CAC filing registry: the latest batch, or /filings <entity>")),
     ("muted", N_("Muted companies and how to lift them: /muted")),
+    ("channel", N_("Alerts in a channel you run: /channel add @name [list…]")),
     ("lang", N_("Language of this chat: /lang zh | /lang en")),
     ("help", N_("What this bot does")),
 )

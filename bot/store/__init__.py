@@ -11,6 +11,8 @@
     store.weekly       weekly briefs: who, when, the week's figures, once    (weekly.py)
     store.intake       a poll's new items → items, stories, alerts, outbox  (intake.py)
     store.filings      the CAC registry: batches, filings, batch alerts      (filings.py)
+    store.channels     channels added by their admins from a private chat   (channels.py)
+    store.topics       forum topics: which thread a chat's alerts go to     (topics.py)
 
 All parts share one connection and one lock (`store.db`, db.py); the schema and its
 migrations live in schema.py. Callers name the part they use: `store.outbox.due(now)`.
@@ -22,6 +24,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.errors import StoreError
+from bot.store.channels import Channel, Channels
 from bot.store.db import Db
 from bot.store.digests import Digests, HeldItem
 from bot.store.events import Events
@@ -42,10 +45,11 @@ from bot.store.schema import migrations
 from bot.store.search import Search
 from bot.store.stories import Source, Stories
 from bot.store.subscribers import Subscriber, Subscribers
+from bot.store.topics import Topics
 from bot.store.weekly import Weekly
 
 __all__ = [
-    "BatchInfo", "BatchNews", "FeedHealth", "FeedState", "FetchRecord", "FilingOutcome",
+    "BatchInfo", "BatchNews", "Channel", "FeedHealth", "FeedState", "FetchRecord", "FilingOutcome",
     "HealthInput", "HeldItem", "MatchedFiling", "NewItem", "OutboxJob", "PollOutcome",
     "PollRecord", "Recorded", "Source", "Store", "StoredBatch", "StoredFiling", "StoredItem",
     "Subscriber",
@@ -66,7 +70,8 @@ class Store:
         self.feeds = Feeds(self.db)
         self.items = Items(self.db)
         self.stories = Stories(self.db, self.items)
-        self.outbox = Outbox(self.db, self.items, self.stories)
+        self.topics = Topics(self.db)
+        self.outbox = Outbox(self.db, self.items, self.stories, self.topics)
         self.subscribers = Subscribers(self.db)
         self.digests = Digests(self.db, self.items, self.stories)
         self.search = Search(self.db, self.items)
@@ -74,6 +79,7 @@ class Store:
         self.weekly = Weekly(self.db, self.stories)
         self.intake = Intake(self.db, self.stories, self.subscribers, self.events)
         self.filings = Filings(self.db, self.subscribers)
+        self.channels = Channels(self.db, self.subscribers)
 
     def close(self) -> None:
         self.db.close()

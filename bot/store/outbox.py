@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.store.db import Db, chunks, from_ts, marks, ts
 from bot.store.items import Items, StoredItem
@@ -39,15 +40,17 @@ class OutboxJob:
     photo: bytes | None = None  # a weekly brief's chart: `text` is then its caption
     lang: str | None = None  # the chat's language: alerts are framed in it
     muted: frozenset[str] = frozenset()  # entities the chat has muted now (its buttons say)
+    thread_id: int | None = None  # a forum's topic for this alert (None: General, or no forum)
 
 
 class Outbox:
     """The delivery worker's side of the outbox, and notices."""
 
-    def __init__(self, db: Db, items: Items, stories: Stories) -> None:
+    def __init__(self, db: Db, items: Items, stories: Stories, topics: Any = None) -> None:
         self.db = db
         self._items = items
         self._stories = stories
+        self._topics = topics  # bot.store.topics.Topics: which forum topic an alert goes to
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxJob]:
         """Pending deliveries whose time has come, oldest first."""
@@ -71,6 +74,14 @@ class Outbox:
             for m in self.db.rows(f"""SELECT chat_id, entity FROM mutes WHERE until > ?
                                       AND chat_id IN ({marks(chunk)})""", [ts(now), *chunk]):
                 muted.setdefault(int(m["chat_id"]), set()).add(str(m["entity"]))  # type: ignore[call-overload]
+        # Only a new alert message needs a topic: an edit targets the sent message, a
+        # notice, digest or brief goes to General.
+        sends = [r for r in rows if r["kind"] == "send" and items.get(r["item_id"]) is not None]
+        threads: dict[object, int | None] = {}
+        if self._topics is not None and sends:
+            found = self._topics.threads([(r["chat_id"], items[r["item_id"]].hits)
+                                          for r in sends])
+            threads = {r["id"]: thread for r, thread in zip(sends, found, strict=True)}
         return [
             OutboxJob(
                 id=r["id"], alert_id=r["alert_id"], chat_id=r["chat_id"],
@@ -79,6 +90,7 @@ class Outbox:
                 edit_message_id=r["edit_of"] if r["kind"] == "edit" else None,
                 sources=sources.get((r["story_id"], r["item_id"]), ()), photo=r["photo"],
                 lang=r["chat_lang"], muted=frozenset(muted.get(r["chat_id"], ())),  # type: ignore[call-overload]
+                thread_id=threads.get(r["id"]),
             )  # type: ignore[arg-type]
             for r in rows
         ]

@@ -443,3 +443,26 @@ def m013_mutes(db: Database) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m014_channels_and_topics(db: Database) -> None:
+    # Issue 14: a channel is added from a private chat by one of its administrators
+    # (/channel add): `added_by` is that user, `username` the channel's @name, both for
+    # /channel list. In a forum supergroup each followed list or entity may have its own
+    # topic: chat_topics says which thread a chat's alerts about a scope go to (none: General).
+    _run(
+        db,
+        """
+        ALTER TABLE subscribers ADD COLUMN added_by INTEGER;
+        ALTER TABLE subscribers ADD COLUMN username TEXT;
+        CREATE INDEX subscribers_added_by ON subscribers (added_by) WHERE added_by IS NOT NULL;
+        CREATE TABLE chat_topics (
+            chat_id INTEGER NOT NULL,
+            scope TEXT NOT NULL,
+            thread_id INTEGER NOT NULL,
+            updated TEXT NOT NULL,
+            PRIMARY KEY (chat_id, scope)
+        ) WITHOUT ROWID
+        """,
+    )

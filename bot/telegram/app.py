@@ -33,6 +33,7 @@ from bot.run.scheduler import Scheduler, stop_on_signals
 from bot.telegram.buttons import button_key, sign
 from bot.telegram.commands import Commands, Services, register_commands
 from bot.telegram.deliver import DeliveryLimits, DeliveryWorker, TelegramNotifier
+from bot.telegram.topics import TopicFallback
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ class TelegramBot:
         key = button_key(settings.telegram_token or "")
         self.worker = DeliveryWorker(runtime.store.outbox, runtime.store.subscribers,
                                      TelegramNotifier(self.app.bot),
-                                     alert_renderer(runtime, key), limits=limits)
+                                     alert_renderer(runtime, key), limits=limits,
+                                     on_topic_gone=TopicFallback(runtime.store))
         self.services = Services(store=runtime.store, runtime=runtime,
                                  admins=frozenset(settings.admins), worker=self.worker, key=key)
         for handler in Commands(self.services).handlers():

@@ -12,6 +12,7 @@ from typing import Any
 from bot.render.i18n import EN, LANGUAGES, Tr, translator
 from bot.render.text import cut
 from bot.schedule import digest_moment, parse_hhmm, resolve_zone, zone_or_utc
+from bot.telegram.topics import Topic, route_follow
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,9 @@ def follow_usage(name: str, tr: Tr) -> str:
 
 
 def apply_follow(store: Any, watchlists: Any, chat_id: int, scope: tuple[str, str],
-                 follow: bool, now: datetime, tr: Tr = EN) -> str:
-    """Change one chat's follows; the reply."""
+                 follow: bool, now: datetime, tr: Tr = EN, topic: Topic | None = None) -> str:
+    """Change one chat's follows; the reply. In a forum (`topic` given), a follow also
+    routes the scope's alerts to the topic it was sent in; an unfollow drops any route."""
     sub = store.subscribers.get(chat_id)
     if sub is None or not sub.active:
         return not_subscribed(tr)
@@ -41,8 +43,11 @@ def apply_follow(store: Any, watchlists: Any, chat_id: int, scope: tuple[str, st
     current = list(sub.follows)
     if follow:
         if ident in current:
-            return tr._("Already following {scope}. You follow: {follows}.").format(
+            text = tr._("Already following {scope}. You follow: {follows}.").format(
                 scope=ident, follows=", ".join(current))
+            if topic is None:
+                return text
+            return text + " " + route_follow(store, chat_id, ident, topic, now, tr)
         new = [*current, ident]
     else:
         if not current:
@@ -56,13 +61,18 @@ def apply_follow(store: Any, watchlists: Any, chat_id: int, scope: tuple[str, st
         else:
             new = [f for f in current if f != ident]
     store.subscribers.set_follows(chat_id, new, now)
+    where = ""
+    if follow and topic is not None:
+        where = " " + route_follow(store, chat_id, ident, topic, now, tr)
+    elif not follow:
+        store.topics.route(chat_id, ident, None, now)  # its topic, if any, is not its any more
     if not new:
         return tr._("Unfollowed {scope}. You no longer follow anything in particular, so this "
                     "chat receives every alert again. /stop ends alerts.").format(scope=ident)
     follows = ", ".join(sorted(set(new)))
     if follow:
         return tr._("Now following: {follows}. Alerts about anything else are not sent "
-                    "here.").format(follows=follows)
+                    "here.").format(follows=follows) + where
     return tr._("Unfollowed {scope}. Still following: {follows}. Alerts about anything else "
                 "are not sent here.").format(scope=ident, follows=follows)
 

@@ -51,8 +51,10 @@ from bot.run.configuration import describe_change
 from bot.store.search import SearchError
 from bot.telegram.access import CHANGES, may_change
 from bot.telegram.buttons import Buttons, MutedCommand
+from bot.telegram.channels import ChannelCommand
 from bot.telegram.chats import apply_follow, digest_reply, follow_usage, lang_reply
 from bot.telegram.filings import FilingsCommand
+from bot.telegram.topics import topic_of
 from bot.telegram.trends import (
     empty_period,
     parse_trends_args,
@@ -124,6 +126,9 @@ async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Ren
                                         for b in row] for row in message.buttons])
     kwargs: dict[str, Any] = {"reply_markup": markup,
                               "link_preview_options": LinkPreviewOptions(is_disabled=True)}
+    topic = topic_of(update)
+    if topic is not None and topic.thread_id is not None:  # answer inside the forum topic
+        kwargs["message_thread_id"] = topic.thread_id
     for attempt in range(REPLY_ATTEMPTS):
         try:
             try:
@@ -179,6 +184,7 @@ class Commands:
             ("trends", self.trends), ("weekly", self.weekly), ("lang", self.lang),
             ("filings", FilingsCommand(self.s, reply, resolve, self._tr)),
             ("muted", MutedCommand(self.buttons)),
+            ("channel", ChannelCommand(self.s, reply, resolve, self._tr)),
             ("digest", self.digest), ("reload", self.reload), ("stats", self.stats),
         ]
         handlers: list[BaseHandler[Any, Any, Any]] = [
@@ -195,8 +201,7 @@ class Commands:
 
     async def _refuse(self, update: Update, context: ContextTypes.DEFAULT_TYPE, name: str,
                       tr: Tr) -> None:
-        user = update.effective_user
-        log.info("refused /%s for user %s", name, user.id if user else "?")
+        log.info("refused /%s for user %s", name, getattr(update.effective_user, "id", "?"))
         await reply(update, context, plain(
             tr._("Sorry, /{name} is for the bot's admins only.").format(name=name)))
 
@@ -384,7 +389,7 @@ class Commands:
         assert chat is not None
         await self._say(update, context, await self._store(
             apply_follow, self.s.store, self.s.watchlists, chat.id, scope, follow,
-            self.s.clock(), tr))
+            self.s.clock(), tr, topic_of(update)))
 
     # -- digests and briefs
     async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -6,6 +6,9 @@
     ├── BadMessage                400: `parse_error` → resend as plain text, else give up
     └── Transient                 timeouts, 5xx, network: retry with exponential backoff
 
+An alert for a forum topic that was deleted (400 "message thread not found") is sent to
+General at once instead; `on_topic_gone` drops the chat's routes to that topic and tells it.
+
 Crash safety comes from the outbox: a row stays `pending` until the worker marks it `sent`,
 right after Telegram accepts the message. A crash at any moment loses nothing; it can repeat
 only the messages in flight (sent to Telegram, not yet marked), at most `max_in_flight`.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,12 +70,13 @@ class Notifier(Protocol):
     """Something that shows a message in a chat and returns its message id."""
 
     async def send(self, chat_id: int, message: RenderedMessage, *,
-                   plain: bool = False) -> int | None: ...
+                   plain: bool = False, thread_id: int | None = None) -> int | None: ...
 
     async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
                    plain: bool = False) -> None: ...
 
 
+_TOPIC_GONE_400 = ("message thread not found", "topic_deleted")
 _GONE_400 = ("chat not found", "user is deactivated", "bot was kicked", "group chat was deactivated",
              "have no rights to send", "not enough rights", "peer_id_invalid")
 
@@ -84,8 +88,10 @@ class TelegramNotifier:
         self.bot = bot
         self.disable_previews = disable_previews
 
-    async def send(self, chat_id: int, message: RenderedMessage, *, plain: bool = False) -> int | None:
-        """Send HTML (or the plain fallback); raise a DeliveryError subclass on failure."""
+    async def send(self, chat_id: int, message: RenderedMessage, *, plain: bool = False,
+                   thread_id: int | None = None) -> int | None:
+        """Send HTML (or the plain fallback), into a forum topic when `thread_id` is given;
+        raise a DeliveryError subclass on failure."""
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
         from telegram.constants import ParseMode
 
@@ -98,11 +104,13 @@ class TelegramNotifier:
         async with _telegram_errors():
             if message.photo is not None:  # a weekly brief: the chart, the text its caption
                 sent = await self.bot.send_photo(chat_id, photo=message.photo, caption=text,
-                                                 parse_mode=parse_mode, reply_markup=markup)
+                                                 parse_mode=parse_mode, reply_markup=markup,
+                                                 message_thread_id=thread_id)
             else:
                 sent = await self.bot.send_message(
                     chat_id, text, parse_mode=parse_mode, reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews))
+                    link_preview_options=LinkPreviewOptions(is_disabled=self.disable_previews),
+                    message_thread_id=thread_id)
         return int(sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: RenderedMessage, *,
@@ -165,7 +173,8 @@ class ConsoleNotifier:
         self.stream = stream
         self.count = 0
 
-    async def send(self, chat_id: int, message: RenderedMessage, *, plain: bool = False) -> int | None:
+    async def send(self, chat_id: int, message: RenderedMessage, *, plain: bool = False,
+                   thread_id: int | None = None) -> int | None:
         """Write the plain text with a separator line (a chart as its size)."""
         self.count += 1
         chart = f"[chart: {len(message.photo):,} bytes PNG]\n" if message.photo else ""
@@ -307,8 +316,10 @@ class DeliveryWorker:
 
     def __init__(self, outbox: Outbox, chats: Chats, notifier: Notifier,
                  render: Callable[[Any], RenderedMessage], *,
-                 limits: DeliveryLimits = DeliveryLimits(), clock: Clock | None = None) -> None:
+                 limits: DeliveryLimits = DeliveryLimits(), clock: Clock | None = None,
+                 on_topic_gone: Callable[[Any, int], Awaitable[None]] | None = None) -> None:
         self.outbox = outbox
+        self.on_topic_gone = on_topic_gone  # (job, thread): a forum topic was deleted
         self.chats = chats
         self.notifier = notifier
         self.render = render
@@ -446,13 +457,32 @@ class DeliveryWorker:
     async def _transmit(self, job: Any, message: RenderedMessage, *, plain: bool) -> int | None:
         """Send the message, or for an edit row change the sent one; its message id."""
         if getattr(job, "kind", "send") != "edit":
-            return await self.notifier.send(job.chat_id, message, plain=plain)
+            return await self._send(job, message, plain=plain)
         try:
             await self.notifier.edit(job.chat_id, job.edit_message_id, message, plain=plain)
         except BadMessage as exc:
             if "not modified" not in str(exc).lower():
                 raise
         return job.edit_message_id
+
+    async def _send(self, job: Any, message: RenderedMessage, *, plain: bool) -> int | None:
+        thread = getattr(job, "thread_id", None)
+        if thread is None:
+            return await self.notifier.send(job.chat_id, message, plain=plain)
+        try:
+            return await self.notifier.send(job.chat_id, message, plain=plain, thread_id=thread)
+        except BadMessage as exc:
+            if not any(marker in str(exc).lower() for marker in _TOPIC_GONE_400):
+                raise
+        # The topic was deleted: the alert goes to General now, nothing is lost.
+        log.info("chat %s: topic %s is gone; sending to General", job.chat_id, thread)
+        message_id = await self.notifier.send(job.chat_id, message, plain=plain)
+        if self.on_topic_gone is not None:
+            try:
+                await self.on_topic_gone(job, thread)
+            except Exception:  # sent already: a failure here must not send it twice
+                log.exception("chat %s: could not forget topic %s", job.chat_id, thread)
+        return message_id
 
     async def _attempt(self, job: Any) -> None:
         if getattr(job, "kind", "send") == "edit" and job.edit_message_id is None:

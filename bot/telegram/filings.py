@@ -7,7 +7,7 @@ plain-text fallback) and `resolve` (entity names → ids): this module needs not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import Update
@@ -17,21 +17,13 @@ from bot.render.filings import render_filings_reply
 from bot.render.i18n import EN, Tr
 from bot.render.replies import plain
 from bot.render.text import RenderedMessage, cut
+from bot.telegram.injected import InjectedCommand, Resolve
 
-Reply = Callable[[Update, ContextTypes.DEFAULT_TYPE, RenderedMessage], Awaitable[None]]
-Resolve = Callable[[Any, str], "tuple[str, str] | None"]
 ENTITY_FILINGS = 20  # an entity's latest filings shown
 
 
-class FilingsCommand:
+class FilingsCommand(InjectedCommand):
     """The /filings handler, bound to the bot's services."""
-
-    def __init__(self, services: Any, reply: Reply, resolve: Resolve,
-                 language: Callable[[Update], Awaitable[Tr]]) -> None:
-        self.services = services
-        self.reply = reply
-        self.resolve = resolve
-        self.language = language
 
     async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An entity's latest filings in the CAC registry, or the latest batch."""
