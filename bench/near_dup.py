@@ -190,10 +190,28 @@ def load_titles(files: Sequence[Path] = FILES) -> tuple[list[str], list[str]]:
     return list(cjk), list(latin)
 
 
-def measure(pairs: Sequence[Pair], db: Path) -> Result:
-    """Store every original (record_items, a feed each, an hour apart); then ask the store for
-    each copy's candidates, 1–47 h after its original. Deterministic."""
+def template_variant(title: str, rng: random.Random) -> str:
+    """A title of the same template that is not near-identical: about a third of its words
+    (CJK: of its characters) replaced ("Baidu launches agent 42" → "Baidu opens agent 17")."""
+    if fold_title(title).cjk:
+        chars = list(title)
+        for i in rng.sample(range(len(chars)), max(2, len(chars) // 3)):
+            chars[i] = rng.choice("市场模型云芯片发布用户增长数据政策报告开源智能体创业融资平台")
+        return "".join(chars)
+    words = title.split()
+    for i in rng.sample(range(len(words)), max(1, len(words) // 3)):
+        words[i] = rng.choice(("market", "cloud", "chip", "users", "growth", "policy", "agent",
+                               "report", "funding", "robot", "search", "price", "update"))
+    return " ".join(words)
+
+
+def measure(pairs: Sequence[Pair], db: Path, noise: int = 0) -> Result:
+    """Store every original (record_items, a feed each, an hour apart) and, with `noise`, that
+    many same-template titles after it (the rows a busy band key keeps are the most recent:
+    template-heavy feeds push an original out of them); then ask the store for each copy's
+    candidates, 1–47 h after its original. Deterministic."""
     store = Store(db)
+    rng = random.Random(5)
     try:
         originals = list(dict.fromkeys(p.original for p in pairs))
         ids: dict[str, int] = {}
@@ -208,6 +226,14 @@ def measure(pairs: Sequence[Pair], db: Path) -> Result:
             [row] = store.db.rows("SELECT id FROM items WHERE feed = ? AND key = ?",
                                   [feed.name, item.key])
             ids[title], at[title] = row["id"], when  # type: ignore[assignment]
+            for k in range(noise):
+                later = when + timedelta(minutes=1 + k)
+                variant = template_variant(title, rng)
+                other = Feed(name=f"noise{k}", url=f"https://noise{k}.test/rss")
+                store.intake.record_items(other, [NewItem(Item(
+                    key=f"u:n{n}-{k}", feed=other.name, title=variant, summary="",
+                    link=f"https://noise{k}.example/{n}", published=later, lang=None))],
+                    now=later, backfill=False)
         result = Result()
         for n, pair in enumerate(pairs):
             when = at[pair.original] + timedelta(hours=1 + n % 47)
@@ -224,7 +250,7 @@ def measure(pairs: Sequence[Pair], db: Path) -> Result:
         store.close()
 
 
-def run(n: int, seed: int, files: Sequence[Path] = FILES) -> dict[str, Result]:
+def run(n: int, seed: int, files: Sequence[Path] = FILES, noise: int = 0) -> dict[str, Result]:
     """Make n pairs per script from the files' titles and measure each script in its own store."""
     cjk_titles, latin_titles = load_titles(files)
     results: dict[str, Result] = {}
@@ -232,7 +258,7 @@ def run(n: int, seed: int, files: Sequence[Path] = FILES) -> dict[str, Result]:
                                  ("Latin", latin_titles, latin_edit)):
         pairs = make_pairs(titles, n, edit, random.Random(f"{seed}:{script}"))
         with tempfile.TemporaryDirectory() as tmp:
-            results[script] = measure(pairs, Path(tmp) / "near_dup.db")
+            results[script] = measure(pairs, Path(tmp) / "near_dup.db", noise)
     return results
 
 
@@ -257,13 +283,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=2000, help="pairs per script")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--noise", type=int, default=0,
+                        help="same-template titles stored after each original (template-heavy "
+                             "feeds: busy band keys)")
     args = parser.parse_args()
     missing = [str(f) for f in FILES if not f.is_file()]
     if missing:
         print(f"title sources not found: {', '.join(missing)} (the shared eval set lives in "
               f"../shared/eval/ beside the repository)", file=sys.stderr)
         return 2
-    results = run(args.pairs, args.seed)
+    results = run(args.pairs, args.seed, noise=args.noise)
     short = [s for s, r in results.items() if r.tested < args.pairs]
     report(results)
     if short:
