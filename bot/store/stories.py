@@ -16,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 from bot.models import Item
 from bot.store.db import Db, chunks, epoch, from_ts, marks, ts
 from bot.store.items import Items, StoredItem
-from bot.stories.keys import WINDOW, StoryCandidate, StoryKeys, exact_index, item_story_keys
+from bot.stories.keys import (
+    HEAD_ROWS,
+    WINDOW,
+    StoryCandidate,
+    StoryKeys,
+    exact_index,
+    is_head_key,
+    item_story_keys,
+)
 
 # A story lookup reads at most this many index rows per title band, the most recent (see
 # Stories.lookup). A copy of a story shares several bands with it, so a crowded band costs
@@ -235,13 +243,17 @@ class Stories:
         exact matches come first, then the items sharing most keys, at most `limit`.
         """
         wanted: list[tuple[int, int, int, int, int]] = []
+        heads: list[tuple[int, int, int, int, int]] = []  # hot keys: fewer rows each
         span = int(window.total_seconds())
         for n, keys in enumerate(probes):
             at = epoch(keys.at or now)
             wanted += [(n, exact_index(key), *_ALWAYS, 1) for key in keys.exact]
-            wanted += [(n, key, at - span, at + span, 0) for key in keys.bands]
+            for key in keys.bands:
+                (heads if is_head_key(key) else wanted).append((n, key, at - span, at + span, 0))
         found: list[dict[int, list[int]]] = [{} for _ in probes]  # per probe: item id → row
-        if wanted:
+        for batch, rows_per_key in ((wanted, BAND_ROWS), (heads, HEAD_ROWS)):
+            if not batch:
+                continue
             rows = conn.execute(
                 """WITH q (n, key, lo, hi, exact) AS (
                        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
@@ -252,7 +264,7 @@ class Stories:
                        (SELECT b.at FROM story_keys b WHERE b.key = q.key
                         AND b.at BETWEEN q.lo AND q.hi ORDER BY b.at DESC LIMIT 1 OFFSET ?),
                        q.lo) END""",
-                [json.dumps(wanted), BAND_ROWS - 1],
+                [json.dumps(batch), rows_per_key - 1],
             ).fetchall()
             for n, exact, at, item_id, story_id in rows:
                 seen = found[n].get(item_id)

@@ -137,6 +137,8 @@ def story_keys(
     bands = band_keys(form.tokens)
     if form.cjk:
         bands += cjk_row_keys(form.tokens)
+    else:
+        bands += head_keys(form)
     return StoryKeys(
         exact=exact_keys(link, guid),
         bands=bands,
@@ -334,6 +336,32 @@ def _cjk_digest(token: str) -> tuple[int, ...]:
     # BLAKE2b personalised: permutations independent of the bands' SHAKE-128 ones
     return _CJK_ROW.unpack(hashlib.blake2b(token.encode("utf-8"), digest_size=_CJK_ROW.size,
                                            person=b"cjk1row").digest())
+
+
+# A Latin title's first words as one key. token_set_ratio scores a title and its own
+# truncation, or the title with an outlet-looking tail cut off ("…, plans to" / " - plans
+# to"), as near-identical (one token set contains the other), but their token sets, hence
+# their MinHash bands, can share little: bench/near_dup.py found such copies among its
+# misses. Cut or extended, a copy keeps its head. Templates and wire headlines share heads,
+# so a head key is hot: the store reads only its HEAD_ROWS most recent rows.
+HEAD_WORDS = 4
+HEAD_ROWS = 2
+_HEAD_TAG = 1 << 60  # above band keys (< 2**52), below event keys (bot/stories/forms.py)
+
+
+def is_head_key(key: int) -> bool:
+    """Whether a band-range key is a head key (head_keys)."""
+    return _HEAD_TAG <= key < _HEAD_TAG << 1
+
+
+def head_keys(form: TitleForm) -> tuple[int, ...]:
+    """The key of a Latin title's first HEAD_WORDS folded words (none for a shorter title)."""
+    words = form.text.split()
+    if len(words) < HEAD_WORDS:
+        return ()
+    digest = hashlib.blake2b(" ".join(words[:HEAD_WORDS]).encode("utf-8"), digest_size=6,
+                             person=b"head").digest()
+    return (_HEAD_TAG | int.from_bytes(digest, "big"),)
 
 
 def exact_index(key: str) -> int:
