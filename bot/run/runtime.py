@@ -8,6 +8,7 @@ reload: a broken edit leaves the last good configuration running.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from bot.match.watchlists import Watchlists
 from bot.models import Feed, Hit, Item
 from bot.render.digest import render_digest
 from bot.render.filings import render_batch_alert
-from bot.render.i18n import Tr, translator
+from bot.render.i18n import translator
 from bot.render.notices import config_notice, health_notice
 from bot.render.terminal import format_alert, format_filings, format_followup
 from bot.run.configuration import Config, config_signature, describe_change, load_config
@@ -114,14 +115,14 @@ class Runtime:
             return
         log.info("configuration reloaded: %s", describe_change(old, new).replace("\n", "; "))
 
-    async def notify_admins(self, notice: Callable[[Tr], str]) -> None:
+    async def notify_admins(self, notice: Callable[..., str]) -> None:
         """Queue a notice for every admin's private chat, each in the admin's language
         (nothing to do without admins)."""
         if not (self.settings.admins and self.settings.telegram_token):
             return
         for admin in self.settings.admins:
             sub = await asyncio.to_thread(self.store.subscribers.get, admin)
-            html = notice(translator(sub.lang if sub else None))
+            html = notice(tr=translator(sub.lang if sub else None))
             await asyncio.to_thread(self.store.outbox.enqueue_notice, [admin], html,
                                     datetime.now(UTC))
 
@@ -140,19 +141,13 @@ class Runtime:
             if health == h.health:
                 continue
             await asyncio.to_thread(self.store.feeds.set_health, h.feed, health, now)
-            text = health_notice(feed.name, feed.url, h.health, health,
-                                 since=h.first_error_at, last_error=h.last_error, now=now)
-
-            def notice(tr: Tr, feed: Feed = feed, old: str = h.health, new: str = health,
-                       since: datetime | None = h.first_error_at,
-                       error: str | None = h.last_error) -> str:
-                return health_notice(feed.name, feed.url, old, new, since=since,
-                                     last_error=error, now=now, tr=tr)
+            notice = functools.partial(health_notice, feed.name, feed.url, h.health, health,
+                                       since=h.first_error_at, last_error=h.last_error, now=now)
 
             log.warning("feed %s: %s → %s%s", feed.name, h.health, health,
                         f" (last error: {h.last_error})" if health == "failing" else "")
             await self.notify_admins(notice)
-            notices.append(text)
+            notices.append(notice())
         # A feed not polled yet has no state: "ok", as the store's default health says.
         counts["ok"] = counts.get("ok", 0) + len(feeds) - sum(counts.values())
         self.metrics.set_feeds(counts)

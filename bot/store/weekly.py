@@ -123,7 +123,8 @@ class Weekly:
             sid = int(r["story_id"])  # type: ignore[call-overload]
             story = TopStory(sid, str(r["title"]), r["link"], sources.get(sid, 1))  # type: ignore[arg-type]
             per.setdefault(str(r["list"]), []).append((story.sources, str(r["created"]), story))
-        return {lst: [s for _, _, s in sorted(found, key=lambda t: (-t[0], _desc(t[1])))[:per_list]]
+        # most sources first, then the newest (ISO times sort as text)
+        return {lst: [s for _, _, s in sorted(found, key=lambda t: t[:2], reverse=True)[:per_list]]
                 for lst, found in sorted(per.items())}
 
     def first_seen(self, entities: Sequence[str], since: datetime) -> list[str]:
@@ -147,8 +148,3 @@ def _scoped(since: datetime, until: datetime, scope: Sequence[str]) -> tuple[str
         where += f" AND (h.list IN ({marks(scope)}) OR h.entity IN ({marks(scope)}))"
         params += [*scope, *scope]
     return where, params
-
-
-def _desc(text: str) -> tuple[int, ...]:
-    """A sort key that puts later ISO times first."""
-    return tuple(-ord(c) for c in text)

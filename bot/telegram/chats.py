@@ -151,17 +151,17 @@ def digest_reply(store: Any, chat_id: int, args: Sequence[str], now: datetime,
 # ---------------------------------------------------------------------------- language
 
 def lang_reply(store: Any, chat_id: int, args: Sequence[str], now: datetime,
-               tr: Tr = EN) -> tuple[str, str]:
-    """The whole of /lang: (the reply, the chat's language after it)."""
+               tr: Tr = EN) -> str:
+    """The whole of /lang: the setting shown or changed; the reply, in the language chosen."""
     words = [a.strip().lower() for a in args if a.strip()]
     sub = store.subscribers.get(chat_id)
     if not words:
         return tr._("This chat reads newsbot in English. /lang zh switches to Chinese; "
-                    "/lang en back to English."), tr.lang
+                    "/lang en back to English.")
     wanted = {"zh": "zh", "cn": "zh", "中文": "zh", "en": "en", "english": "en"}.get(words[0])
     if len(words) != 1 or wanted not in LANGUAGES:
-        return tr._("Usage: /lang zh | /lang en"), tr.lang
+        return tr._("Usage: /lang zh | /lang en")
     if sub is None or not sub.active:
-        return not_subscribed(translator(wanted)), tr.lang
+        return not_subscribed(translator(wanted))
     store.subscribers.set_lang(chat_id, wanted, now)
-    return translator(wanted)._("Done: this chat reads newsbot in English now."), wanted
+    return translator(wanted)._("Done: this chat reads newsbot in English now.")

@@ -268,8 +268,8 @@ class Commands:
         """The chat's language: /lang zh | /lang en; the command menu follows it."""
         chat = update.effective_chat
         assert chat is not None
-        text, _ = await self._store(lang_reply, self.s.store, chat.id, context.args or [],
-                                    self.s.clock(), await self._tr(update))
+        text = await self._store(lang_reply, self.s.store, chat.id, context.args or [],
+                                   self.s.clock(), await self._tr(update))
         await self._say(update, context, text)
 
     async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
