@@ -11,6 +11,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -102,7 +103,9 @@ class Browser:
 
     def _read(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            # wait for the pipe, not in os.read: a silent browser must fail the test, not hang it
+            if left <= 0 or not select.select([self._recv_fd], [], [], left)[0]:
                 raise RuntimeError("chromium did not answer in time")
             chunk = os.read(self._recv_fd, 1 << 16)
             if not chunk:

@@ -3,7 +3,8 @@
 `Metrics` is one registry per Runtime (never module state, so tests and two bots in one
 process do not share counters). The scheduler reports each finished cycle, the runtime each
 reload; delivery counters are read from the delivery worker's own stats when scraped, so the
-worker needs no hook; feeds by health and the outbox depth are refreshed after each cycle.
+worker needs no hook; feeds by health are refreshed at each health check, the outbox depth
+when scraped.
 
 `Health` answers `/healthz`: healthy while the last cycle ended within three poll intervals
 (the shortest feed interval; since start before the first cycle) and the delivery worker, when
@@ -140,8 +141,9 @@ class Metrics:
             self.feeds.labels(health).set(feeds.get(health, 0))
 
     def set_outbox(self, outbox: dict[str, int]) -> None:
-        """Outbox rows by state, as just read from the store."""
-        for state in {"pending", "held", "sent", "failed", *outbox}:
+        """Outbox rows waiting, by state (pending, held), as just read from the store; sent
+        and failed messages are counted by newsbot_messages_sent / _deliveries_failed."""
+        for state in {"pending", "held", *outbox}:
             self.outbox.labels(state).set(outbox.get(state, 0))
 
     def exposition(self) -> bytes:

@@ -205,7 +205,7 @@ class Runtime:
 
     async def read_outbox_depth(self) -> None:
         """The outbox rows by state into the metrics (read when /metrics is scraped)."""
-        self.metrics.set_outbox(await asyncio.to_thread(self.store.outbox.counts))
+        self.metrics.set_outbox(await asyncio.to_thread(self.store.outbox.depth))
 
     async def serve_metrics(self) -> Any:
         """Start /metrics and /healthz when NEWSBOT_METRICS_PORT is set (else None)."""

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from datetime import datetime
 
 from bot.ingest.pipeline import CycleReport
 from bot.run.runtime import Runtime
@@ -42,7 +41,6 @@ class Scheduler:
         self.reload_every = reload_every
         self.health_every = health_every
         self.digest_every = digest_every
-        self.last_cycle: datetime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_reload = self._last_health = self._last_digest = float("-inf")
         self._stopping = False
@@ -85,7 +83,6 @@ class Scheduler:
             return
         if report is None:
             return
-        self.last_cycle = report.started
         self.runtime.metrics.cycle_ended(report)
         log.info("cycle: %s", report.summary())
         if self.on_cycle:

@@ -139,6 +139,15 @@ class Outbox:
                 [error, ts(now), outbox_id],
             )
 
+    def depth(self) -> dict[str, int]:
+        """Rows waiting (pending, held): a range of the (state, next_try) index, never the
+        sent rows, which only grow. For /metrics, scraped every few seconds."""
+        rows = self.db.rows("""SELECT state, COUNT(*) AS n FROM outbox
+                               WHERE state IN ('pending', 'held') GROUP BY state""")
+        depth = {"pending": 0, "held": 0}
+        depth.update({r["state"]: r["n"] for r in rows})  # type: ignore[misc]
+        return depth
+
     def counts(self) -> dict[str, int]:
         """Rows per state (pending, sent, failed always present)."""
         rows = self.db.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")

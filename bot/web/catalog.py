@@ -7,7 +7,7 @@ sees them through functions (bot/web/privacy.py registers them on each connectio
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.match.watchlists import Watchlists
 
@@ -29,13 +29,15 @@ class Catalog:
 
     lists: dict[str, str]
     entities: tuple[WatchedEntity, ...]
+    names: dict[str, str] = field(init=False, repr=False, compare=False)  # id → display name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", {e.id: e.name for e in self.entities})
 
     def name(self, entity_id: str | None) -> str | None:
-        """An entity's display name (the id itself for one the rules no longer have)."""
-        for entity in self.entities:
-            if entity.id == entity_id:
-                return entity.name
-        return entity_id
+        """An entity's display name (the id itself for one the rules no longer have); SQL calls
+        it once per row."""
+        return self.names.get(entity_id, entity_id) if entity_id is not None else None
 
     def entities_json(self) -> str:
         """The entities as a JSON array of objects, for SQL's json_each()."""

@@ -7,6 +7,7 @@ query runs out of time says so; the others still show.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -64,9 +65,11 @@ async def dashboard_page(request: Any, datasette: Any, catalog: Catalog) -> Resp
     params = filters_of(request.args, catalog)
     today = datetime.now(UTC).date()
     days = days_between(today - timedelta(days=int(params["days"])), today)
-    names = {name: await _rows(datasette, name, params) for name in
-             ("stories_per_day", "top_entities", "alerts_per_day", "failing_feeds",
-              "latest_events")}
+    panels = ("stories_per_day", "top_entities", "alerts_per_day", "failing_feeds",
+              "latest_events")
+    # together: Datasette runs queries on a pool of threads; in turn, a page waits for the sum
+    names = dict(zip(panels, await asyncio.gather(*(_rows(datasette, name, params)
+                                                    for name in panels)), strict=True))
     charts = {}
     if names["stories_per_day"] is not None:
         series = per_day_series(names["stories_per_day"], days, "list", "stories")

@@ -110,7 +110,6 @@ def prepare(conn: sqlite3.Connection, catalog: Catalog) -> None:
         ("escape_fts", 1, fts_match),
         ("newsbot_entities", 0, lambda: entities),
         ("newsbot_entity_name", 1, catalog.name),
-        ("newsbot_list_title", 1, lambda list_id: catalog.lists.get(list_id, list_id)),
     ]
     for name, args, function in functions:
         conn.create_function(name, args, function, deterministic=True)
