@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from bot.render.filings import render_batch_alert
 from bot.render.i18n import translator
 from bot.run.configuration import Config
 from bot.run.runtime import print_report
-from bot.store import BatchNews, MatchedFiling, Store, StoredBatch, StoredFiling
+from bot.store import BatchNews, MatchedFiling, Store, StoredBatch, StoredFiling, Subscriber
+from bot.store.filings import wanted_filings
 from tests.fake_telegram import parse_telegram_html
 from tests.feedserver import Route
 from tests.filing_lists import (
@@ -478,3 +480,15 @@ def test_a_batch_alert_reads_in_chinese_for_a_chinese_chat() -> None:
                                "网信办发布新一批备案：共 412 项。")
     assert "• 百度 — 2: 文心一格图像生成算法0; 文心一格图像生成算法1" in zh.plain
     assert "本批合计：412 个算法，380 家企业。" in zh.plain
+
+
+def test_a_chat_that_muted_a_filer_is_not_told_of_its_filings() -> None:
+    baidu = StoredFiling(1, "deep-synthesis", "第15批", None, "北京百度网讯科技有限公司", "文心一格",
+                         "", "", "", None, "", ("baidu",), NOW)
+    other = StoredFiling(2, "deep-synthesis", "第15批", None, "某某公司", "某某算法",
+                         "", "", "", None, "", (), NOW)
+    chat = Subscriber(chat_id=1, kind="private", title=None, active=True,
+                      muted=frozenset({"baidu"}))
+    assert wanted_filings(chat, [baidu, other], "deepfake") == [other]
+    assert wanted_filings(replace(chat, muted=frozenset()), [baidu, other], "deepfake") == [
+        baidu, other]

@@ -121,7 +121,10 @@ def _by_names(filing: Filing) -> str:
 def wanted_filings(chat: Subscriber, filings: Sequence[StoredFiling],
                    list_id: str) -> list[StoredFiling]:
     """The filings a chat is told of: all of them for a chat that follows everything or the
-    kind's list, else those whose filer is an entity it follows."""
+    kind's list, else those whose filer is an entity it follows; never a filer it has muted
+    (the alert buttons), as with news alerts."""
+    if chat.muted:
+        filings = [f for f in filings if not chat.muted.intersection(f.entities)]
     if not chat.follows or list_id in chat.follows:
         return list(filings)
     follows = set(chat.follows)
@@ -202,7 +205,7 @@ class Filings:
         texts: dict[tuple[object, ...], str] = {}
         messages: list[tuple[int, str]] = []
         records = []
-        for chat in self._subscribers.active():
+        for chat in self._subscribers.active(now):
             unseen = [f for f in fresh if f.id > through.get(chat.chat_id, 0)]
             told = wanted_filings(chat, unseen, list_id)
             if not told:
@@ -233,13 +236,6 @@ class Filings:
             return None
         with self.db.lock:
             return self._batch(self.db.conn, int(rows[0]["id"]))  # type: ignore[call-overload]
-
-    def batches(self) -> list[StoredBatch]:
-        """Every batch, newest first."""
-        rows = self.db.rows("SELECT id FROM filing_batches ORDER BY COALESCE(date, "
-                            "substr(first_seen, 1, 10)) DESC, id DESC")
-        with self.db.lock:
-            return [self._batch(self.db.conn, int(r["id"])) for r in rows]  # type: ignore[call-overload]
 
     def search(self, *, batch_id: int | None = None, entity: str | None = None,
                since: str | None = None, limit: int | None = None) -> list[StoredFiling]:
