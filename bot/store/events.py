@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from bot.store.db import Db, chunks, marks
-from bot.stories.events import MAX_MEMBERS, WINDOW_S, DocFreq, StoryProfile
+from bot.stories.events import MAX_MEMBERS, WINDOW_S, DocFreq, StoryProfile, weighted
 from bot.stories.forms import EventForm, form_from_json, form_to_json
 
 # A story lookup considers at most this many stories that share an event key, those sharing
@@ -113,11 +113,17 @@ class Events:
             self._idf = idf
         return self._idf
 
+    def vector(self, conn: sqlite3.Connection, form: EventForm) -> dict[str, float]:
+        """A new item's weighted text features, under the current frequencies: computed once,
+        for its comparison with candidate stories and for its story's profile (add)."""
+        return weighted(form, self.idf(conn))
+
     def add(self, conn: sqlite3.Connection, item_id: int, story_id: int, form: EventForm,
-            new_story: bool) -> None:
+            new_story: bool, *, vector: dict[str, float] | None = None) -> None:
         """Store one placed item's form, inside the caller's transaction, at once: the next
         item of the same batch may be of the same story and must see it in its profile. The
-        cached profile and the frequencies learn it too (forget() after a rollback)."""
+        cached profile and the frequencies learn it too (forget() after a rollback).
+        `vector`: its vector() from before it was counted, else weighted here after."""
         conn.execute(
             "INSERT INTO item_events (item_id, story_id, at, form) VALUES (?,?,?,?)",
             [item_id, story_id, form.at, json.dumps(form_to_json(form), ensure_ascii=False)],
@@ -126,10 +132,12 @@ class Events:
         idf.add(form)
         cached = self._profiles.get(story_id)
         if cached is not None:
-            cached[1].add(form, idf)
+            cached[1].add(form, idf, vector=vector)
             self._profiles[story_id] = (cached[0] + 1, cached[1])
         elif new_story:
-            self._remember(story_id, (1, StoryProfile.of([form], idf)))
+            profile = StoryProfile()
+            profile.add(form, idf, vector=vector)
+            self._remember(story_id, (1, profile))
 
     def forget(self) -> None:
         """Drop every cached profile and frequency (after a rolled-back transaction)."""

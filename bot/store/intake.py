@@ -131,7 +131,8 @@ class Intake:
         try:
             return self._record_new(feed, new_items, now, backfill=backfill)
         except BaseException:
-            self._events.forget()  # its cache may hold what the rollback undid
+            self._events.forget()  # their caches may hold what the rollback undid
+            self._stories.forget()
             raise
 
     def _record_new(
@@ -165,13 +166,15 @@ class Intake:
                 story_id = choose_story(keys, candidates, feed=feed.name)
                 form = replace(new.event, at=epoch(keys.at)) if new.event and new.matched else None
                 event_keys = event_index_keys(form) if form else ()
+                vector = self._events.vector(conn, form) if form is not None else None
                 if form is not None and story_id is None:
-                    story_id = self._event_story(conn, form, event_keys, batch_events)
+                    story_id = self._event_story(conn, form, vector, event_keys, batch_events)
                 is_new = story_id is None
                 story_id = item_id if story_id is None else story_id
                 batch.add(keys, item_id, story_id, new.item.title, feed.name)
+                self._stories.remember(item_id, keys, feed.name)
                 if form is not None:
-                    self._events.add(conn, item_id, story_id, form, is_new)
+                    self._events.add(conn, item_id, story_id, form, is_new, vector=vector)
                     for key in event_keys:
                         batch_events.setdefault(key, set()).add(story_id)
                     event_index += [(key, form.at, item_id, story_id) for key in event_keys]
@@ -224,7 +227,8 @@ class Intake:
             )
             return PollOutcome(len(fresh), self._alert(conn, feed, placed, now, backfill=backfill))
 
-    def _event_story(self, conn: sqlite3.Connection, form: EventForm, keys: Sequence[int],
+    def _event_story(self, conn: sqlite3.Connection, form: EventForm,
+                     vector: dict[str, float] | None, keys: Sequence[int],
                      batch_events: dict[int, set[int]]) -> int | None:
         """The story whose happening this item reports (bot/stories/events.py), if any:
         among the stories of the last 48 h that share an event key with it."""
@@ -233,7 +237,8 @@ class Intake:
         if not candidates:
             return None
         profiles = self._events.profiles(conn, candidates)
-        story_id, _, _ = choose_event(form, profiles, self._events.idf(conn))
+        story_id, _, _ = choose_event(form, profiles, self._events.idf(conn), vector=vector,
+                                      explain=False)
         return story_id
 
     def _alert(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,11 @@ from bot.stories.keys import (
     WINDOW,
     StoryCandidate,
     StoryKeys,
+    TitleForm,
     exact_index,
     is_head_key,
     item_story_keys,
+    title_form,
 )
 
 # A story lookup reads at most this many index rows per title band, the most recent (see
@@ -35,6 +38,10 @@ BAND_ROWS = 10
 
 # an exact key matches at any time: the whole range of stored times
 _ALWAYS = (-(1 << 62), 1 << 62)
+# Recently placed items remembered with their folded titles (~1 kB each), so that a lookup
+# neither reads their titles back nor folds them again: the candidates of a lookup are
+# mostly the most recent rows of each key (BAND_ROWS), i.e. recent items.
+RECENT_FORMS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,20 @@ class Stories:
     def __init__(self, db: Db, items: Items) -> None:
         self.db = db
         self._items = items
+        # item id → (title, feed, folded title) of recently placed items (see RECENT_FORMS)
+        self._recent: OrderedDict[int, tuple[str, str, TitleForm]] = OrderedDict()
+
+    def remember(self, item_id: int, keys: StoryKeys, feed: str) -> None:
+        """A placed item, as a candidate for later lookups (inside the writer's transaction:
+        forget() after a rollback, whose item ids will be given again)."""
+        recent = self._recent
+        recent[item_id] = (keys.title, feed, keys.form)
+        if len(recent) > RECENT_FORMS:
+            recent.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop the remembered items (after a rolled-back transaction)."""
+        self._recent.clear()
 
     def find(
         self, keys: StoryKeys, now: datetime, *, window: timedelta = WINDOW, limit: int = 200
@@ -275,12 +296,20 @@ class Stories:
                     seen[3] = min(seen[3], at)
                     seen[4] += 1
         kept = [sorted(per.values(), key=lambda c: (-c[2], -c[4]))[:limit] for per in found]
-        # titles once per distinct candidate, not once per shared key (a near-copy shares ten)
-        titles = _titles(conn, {c[1] for per in kept for c in per})
+        # each distinct candidate's title once, not once per shared key (a near-copy shares
+        # ten), and folded once: remembered if it was placed recently, else read and folded
+        recent = self._recent
+        known: dict[int, tuple[str, str, TitleForm]] = {}
+        for item_id in {c[1] for per in kept for c in per}:
+            if (hit := recent.get(item_id)) is not None:
+                known[item_id] = hit
+        missing = {c[1] for per in kept for c in per} - known.keys()
+        for item_id, (title, feed) in _titles(conn, missing).items():
+            known[item_id] = (title, feed, title_form(title))
         return [
             [StoryCandidate(story_id=c[0], item_id=c[1], exact=bool(c[2]),
-                            at=datetime.fromtimestamp(c[3], UTC), title=titles[c[1]][0],
-                            feed=titles[c[1]][1])
+                            at=datetime.fromtimestamp(c[3], UTC), title=known[c[1]][0],
+                            feed=known[c[1]][1], form=known[c[1]][2])
              for c in per]
             for per in kept
         ]
@@ -324,6 +353,6 @@ class Batch:
     def add(self, keys: StoryKeys, item_id: int, story_id: int, title: str, feed: str) -> None:
         """Remember a placed item under each of its keys."""
         candidate = StoryCandidate(story_id=story_id, item_id=item_id, title=title, at=keys.at,
-                                   exact=False, feed=feed)
+                                   exact=False, feed=feed, form=keys.folded)
         for key in (*keys.exact, *keys.bands):
             self._by_key.setdefault(key, []).append(candidate)

@@ -59,27 +59,52 @@ class DocFreq:
     IDF = log((N + 1) / (df + 1)) + 1. The bot keeps these counts (a small table, or an
     in-memory Counter rebuilt from the last weeks of items at start-up)."""
 
-    __slots__ = ("n", "df")
+    __slots__ = ("n", "df", "_log_df")
 
     def __init__(self) -> None:
         self.n = 0
         self.df: Counter[str] = Counter()
+        # log(df + 1) per token, kept as df changes: weighting a form is then one lookup and
+        # one subtraction per feature, not a logarithm (a template-heavy cycle weights
+        # thousands of forms of ~80 features)
+        self._log_df: dict[str, float] = {}
 
     def add(self, form: EventForm) -> None:
         self.n += 1
         self.df.update(form.tf.keys())
+        log_df = self._log_df
+        for token in form.tf:
+            log_df.pop(token, None)
 
     def idf(self, token: str) -> float:
         return math.log((self.n + 1) / (self.df.get(token, 0) + 1)) + 1.0
+
+    def weights(self, tokens: Iterable[str]) -> list[float]:
+        """idf() of each token, in order."""
+        log_n = math.log(self.n + 1) + 1.0
+        log_df, df = self._log_df, self.df
+        out = []
+        for token in tokens:
+            x = log_df.get(token)
+            if x is None:
+                x = log_df[token] = math.log(df.get(token, 0) + 1)
+            out.append(log_n - x)
+        return out
 
 
 def _weighted(tf: Mapping[str, float], idf: DocFreq | None) -> dict[str, float]:
     if idf is None:
         vec = {k: math.sqrt(v) for k, v in tf.items()}
     else:
-        vec = {k: math.sqrt(v) * idf.idf(k) for k, v in tf.items()}
+        vec = {k: math.sqrt(v) * w for (k, v), w in zip(tf.items(), idf.weights(tf), strict=True)}
     norm = math.sqrt(sum(x * x for x in vec.values())) or 1.0
     return {k: x / norm for k, x in vec.items()}
+
+
+def weighted(form: EventForm, idf: DocFreq | None = None) -> dict[str, float]:
+    """A form's text features as a unit vector, idf-weighted: what a profile sums and a
+    candidate story's centroid is compared with (computed once per item)."""
+    return _weighted(form.tf, idf)
 
 
 @dataclass
@@ -123,12 +148,14 @@ class StoryProfile:
             p.add(f, idf)
         return p
 
-    def add(self, form: EventForm, idf: DocFreq | None = None) -> None:
+    def add(self, form: EventForm, idf: DocFreq | None = None, *,
+            vector: dict[str, float] | None = None) -> None:
+        """Fold a member in (`vector`: its weighted(), when the caller has it already)."""
         if self.n == 0 or form.at < self.first_at:
             self.first_at = form.at
         self.last_at = max(self.last_at, form.at)
         self.n += 1
-        vec = _weighted(form.tf, idf)
+        vec = vector if vector is not None else _weighted(form.tf, idf)
         self.members.append(form)
         self.vectors.append(vec)
         _accumulate(self.lang_sums.setdefault(form.lang, {}), vec, 1.0)
@@ -200,20 +227,21 @@ def _versions_compatible(a: str, b: str) -> bool:
     return long_.startswith(short) and not long_[len(short)].isdigit() and long_[len(short)] != "."
 
 
-def _near_duplicate(form: EventForm, other: EventForm) -> float:
-    """Title similarity as bot.stories measures it (Dice of CJK bigrams / token_set_ratio)."""
+def _near_duplicate(form: EventForm, other: EventForm, cutoff: float = 0.0) -> float:
+    """Title similarity as bot.stories measures it (Dice of CJK bigrams / token_set_ratio);
+    0 for a Latin pair below `cutoff` (rapidfuzz stops early)."""
     if form.cjk_title or other.cjk_title:
         a, b = form.title_tokens, other.title_tokens
         if not a or not b:
             return 0.0
         return 200.0 * len(a & b) / (len(a) + len(b))
     from rapidfuzz import fuzz
-    return fuzz.token_set_ratio(form.title, other.title)
+    return fuzz.token_set_ratio(form.title, other.title, score_cutoff=cutoff)
 
 
 def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = None,
                threshold: float | None = None, *,
-               vector: Mapping[str, float] | None = None) -> Verdict:
+               vector: Mapping[str, float] | None = None, explain: bool = True) -> Verdict:
     """Is this item a report of the story's happening? Pure; returns the evidence.
 
     Order: outside the window → no. A near-identical title to a member (and numbers agree)
@@ -224,13 +252,19 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     subject agreement (or, for topic-like kinds and subject-less items, entity-set overlap),
     a shared product version, action agreement (topic-like kinds count 1.5: rules, filings,
     bans are rarer than launches, so agreeing on one says more), and text cosine with the
-    story centroid."""
+    story centroid.
+
+    `explain=False` decides only (the store's path): a verdict that is not "same" may then
+    carry less evidence and no score, since nothing compares it."""
     threshold = THRESHOLD if threshold is None else threshold
     ev: dict[str, Any] = {}
     gap = form.at - profile.first_at
     ev["gap_h"] = round(gap / 3600, 1)
     if gap > WINDOW_S or gap < -WINDOW_S:
         return Verdict(False, 0.0, {**ev, "conflicts": ["window"]})
+    limit = NEAR_CJK_DICE if form.cjk_title else NEAR_LATIN_TSR
+    # only the near-identical decide; below the limit a similarity is evidence for explain
+    cutoff = 0.0 if explain else limit
     best_dup, dup_nums = 0.0, True
     compared: set[tuple[str, object]] = set()
     for m in profile.members:
@@ -238,13 +272,12 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
         if (m.title, m.numbers) in compared:
             continue
         compared.add((m.title, m.numbers))
-        sim = _near_duplicate(form, m)
+        sim = _near_duplicate(form, m, cutoff)
         if sim > best_dup:
             best_dup = sim
             dup_nums = bool(not form.numbers or not m.numbers or form.numbers & m.numbers)
     ev["title_sim"] = round(best_dup, 1)
     kinds = profile.kinds()
-    limit = NEAR_CJK_DICE if form.cjk_title else NEAR_LATIN_TSR
     # a near-identical title is the same story, unless its headline names another happening
     # ("shares rise" / "shares fall" differ by one word)
     title_kind_ok = not (form.primary_in_title and kinds and
@@ -328,6 +361,8 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
         conflicts.append(f"place {'/'.join(sorted(form.places))} vs {'/'.join(sorted(profile.places))}")
     if form.dates and profile.dates and not form.dates & set(profile.dates):
         conflicts.append(f"date {'/'.join(sorted(form.dates))} vs {'/'.join(sorted(profile.dates))}")
+    if conflicts and not explain:
+        return Verdict(False, 0.0, {**ev, "conflicts": conflicts})
     # text: cosine with the centroid; and with same-language members (average link)
     vec = vector if vector is not None else _weighted(form.tf, idf)
     cen = profile.centroid
@@ -341,8 +376,9 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
         if sl < MIN_SAME_LANG_TEXT:
             conflicts.append(f"wording {sl:.2f} with same-language reports")
     ev["text_cos"] = round(text, 3)
-    ev["shared_numbers"] = sorted(n for n in form.numbers
-                                  if any(n in m.numbers for m in profile.members))[:8]
+    if explain:
+        ev["shared_numbers"] = sorted(n for n in form.numbers
+                                      if any(n in m.numbers for m in profile.members))[:8]
     score = W_SUBJECT * subj + W_PRODUCT * prod + W_ACTION * act + W_TEXT * text
     ev["parts"] = {"subject": round(subj, 2), "product": prod, "action": round(act, 2),
                    "text": round(text, 3)}
@@ -353,11 +389,13 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
 
 
 def choose_event(form: EventForm, candidates: Mapping[int, StoryProfile],
-                 idf: DocFreq | None = None) -> tuple[int | None, Verdict | None,
-                                                      dict[int, Verdict]]:
-    """The best qualifying candidate story (highest score), or None to start a new one."""
-    vector = _weighted(form.tf, idf)  # once, not once per candidate
-    verdicts = {sid: same_event(form, prof, idf, vector=vector)
+                 idf: DocFreq | None = None, *, vector: Mapping[str, float] | None = None,
+                 explain: bool = True) -> tuple[int | None, Verdict | None, dict[int, Verdict]]:
+    """The best qualifying candidate story (highest score), or None to start a new one.
+    `vector`: the form's weighted(), when the caller has it; `explain`: see same_event."""
+    if vector is None:
+        vector = _weighted(form.tf, idf)  # once, not once per candidate
+    verdicts = {sid: same_event(form, prof, idf, vector=vector, explain=explain)
                 for sid, prof in candidates.items()}
     best = max(((v.score, sid) for sid, v in verdicts.items() if v.same), default=None)
     if best is None:

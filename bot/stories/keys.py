@@ -29,7 +29,7 @@ import re
 import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -99,12 +99,15 @@ class StoryKeys:
     bands: tuple[int, ...]
     title: str
     at: datetime | None  # publication time, else first seen
+    # the folded title, carried from where the keys were computed (a parse worker folds it
+    # for the bands anyway): the writer compares it with candidates and remembers it as a
+    # candidate for later items, and folding again there would cost the one serial stage
+    folded: TitleForm | None = field(default=None, compare=False, repr=False)
 
     @property
     def form(self) -> TitleForm:
-        """The folded title, for comparing with candidates. Not carried: the keys travel from
-        a parse worker to the writer, and most items never meet a candidate."""
-        return title_form(self.title)
+        """The folded title, for comparing with candidates."""
+        return self.folded if self.folded is not None else title_form(self.title)
 
     @property
     def index(self) -> tuple[int, ...]:
@@ -122,6 +125,11 @@ class StoryCandidate:
     at: datetime | None
     exact: bool  # shares a URL/GUID key, not only a band
     feed: str | None = None
+    form: TitleForm | None = field(default=None, compare=False, repr=False)  # title, folded
+
+    @property
+    def folded(self) -> TitleForm:
+        return self.form if self.form is not None else title_form(self.title)
 
 
 def story_keys(
@@ -144,6 +152,7 @@ def story_keys(
         bands=bands,
         title=title,
         at=story_time(published, seen),
+        folded=form,
     )
 
 
@@ -512,7 +521,9 @@ def choose_story(
     for c in candidates:
         if feed is not None and c.feed == feed:
             continue
-        form = title_form(c.title)
+        if not within_window(keys.at, c.at, window):
+            continue  # before folding: most candidates of a busy band are too old or too new
+        form = c.folded
         if not same_title_story(keys.form, form, keys.at, c.at, window=window):
             continue
         score = title_similarity(keys.form, form)
