@@ -8,8 +8,8 @@ report one happening one story, and the others not?
 The file (../shared/eval/EVENTS.md: id, event, lang, outlet, title, summary, link, published)
 is recorded the way a poll records it: a fresh temporary store opened by the bot's own
 `Runtime` (empty feeds, the shipped rules/), items in `published` order, one feed per outlet,
-each item matched and prepared by the pipeline's own step (`Pipeline.matched_items`: hits, and
-whatever else the pipeline hands the store, such as an event reading), then recorded alone with
+each item read by the pipeline's own reader (`Pipeline.reader`, as a parse worker reads it:
+hits, and whatever else the pipeline hands the store, such as an event reading), then recorded alone with
 `store.intake.record_items(feed, [new_item], now=published, backfill=False)`. Each item's story
 is read back from the database. Nothing here decides what a story is: when the clustering
 changes, this measures the new one.
@@ -83,6 +83,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.config import FeedsConfig
+from bot.ingest.pipeline import new_items
+from bot.ingest.reader import ReadFeed
 from bot.match.matching import match_item
 from bot.match.rules import load_watchlists
 from bot.models import Feed, Hit, Item, ParsedFeed
@@ -185,8 +187,9 @@ def production(rules: Path, db: Path) -> Iterator[Runtime]:
 
 def prepare(runtime: Runtime, item: Item) -> NewItem:
     """The item as the pipeline hands it to the store: matched (and read as an event, in a
-    build that does that) by the pipeline's own step, so the bench follows it."""
-    [new] = runtime.pipeline.matched_items(ParsedFeed(items=[item]), {})
+    build that does that) by the pipeline's own reader, so the bench follows it."""
+    [new] = new_items(ReadFeed(ParsedFeed(items=[item]), {},
+                               runtime.pipeline.reader.read([item])))
     return new
 
 
@@ -297,8 +300,9 @@ def run(path: Path, rules: Path) -> tuple[Scores, str]:
     labeled = load_events(path)
     with tempfile.TemporaryDirectory() as tmp, production(rules, Path(tmp) / "events.db") as rt:
         placed = record(labeled, rt)
-        reading = ("matched and read as events (Runtime.describe)"
-                   if getattr(rt.pipeline, "describe", None) else "matched only (no event reading)")
+        reading = ("matched and read as events (Reader.describe)"
+                   if getattr(rt.pipeline.reader, "describe", None)
+                   else "matched only (no event reading)")
     return score(placed), reading
 
 
@@ -421,7 +425,7 @@ class World:
 def make_world(rules: Path, entities: int = len(ENTITIES)) -> World:
     """Every wording of every happening of the first `entities` entities, read as the pipeline
     reads a matched item (match_item, then event_form with the rules' product lexicon, as
-    Runtime.describe does); wordings that match no list are dropped."""
+    the pipeline's Reader does); wordings that match no list are dropped."""
     watchlists = load_watchlists(rules)
     lexicon = build_lexicon(watchlists)
     wordings: list[Wording] = []

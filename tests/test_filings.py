@@ -22,6 +22,7 @@ from bot.errors import ConfigError, FilingListError
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.filings import MAX_ROWS, batch_label, parse_filings
 from bot.ingest.pipeline import Pipeline
+from bot.ingest.reader import Reader
 from bot.ingest.registry import FilingIntake, filer_hits, prepare
 from bot.match.matching import match_item
 from bot.match.rules import load_watchlists
@@ -346,7 +347,7 @@ def test_a_polled_list_that_is_no_filing_list_is_the_sources_error(
     async def cycle():
         async with Fetcher(FetchLimits()) as fetcher:
             intake = FilingIntake(store, lambda: watchlists, compose(watchlists))
-            return await Pipeline(store, fetcher, lambda t, s: [],
+            return await Pipeline(store, fetcher, Reader(lambda t, s: []),
                                   filings=intake).run_cycle(feeds)
 
     cycle_report = asyncio.run(cycle())

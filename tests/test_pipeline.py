@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape
 
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.pipeline import ParsePool, Pipeline
+from bot.ingest.reader import Reader
 from bot.models import Feed, Hit
 from bot.store import Store
 from tests.feedserver import Route, closed_port
@@ -42,7 +43,7 @@ def run(store: Store, feeds: list[Feed], *, workers: int = 0):
         async with Fetcher(FetchLimits()) as fetcher:
             pool = ParsePool(workers)
             try:
-                return await Pipeline(store, fetcher, keyword_matcher, parse_pool=pool).run_cycle(feeds)
+                return await Pipeline(store, fetcher, Reader(keyword_matcher), parse_pool=pool).run_cycle(feeds)
             finally:
                 pool.close()
 
@@ -161,6 +162,45 @@ def test_process_pool_parses_many_feeds_like_the_thread(feed_server, store):
     assert report.count("ok") == 10 and len(report.alerts) == 10
 
 
+def weather_matcher(title: str, summary: str) -> list[Hit]:
+    """Other rules: 'Weather' is a watched entity, Qwen is not (picklable: module level)."""
+    at = title.find("Weather")
+    return [Hit("weather", "llm", "Weather", "title", at, at + 7)] if at >= 0 else []
+
+
+def test_workers_read_with_the_rules_of_the_cycle_and_new_rules_start_new_workers(
+        feed_server, store):
+    """Matching and event reading run in the parse workers, which are given the reader
+    when they start: a reload's new reader must reach the next bodies, not the old rules."""
+    def serve(n: int) -> list[Feed]:
+        feeds = []
+        for i in range(10):
+            path = f"/r{n}-{i}"
+            feed_server.routes[path] = Route(body=rss(f"Qwen item {n}-{i}", f"Weather {n}-{i}",
+                                                      site=f"news{i}.example"))
+            feeds.append(Feed(f"R{n}-{i}", feed_server.url(path), timeout=10))
+        return feeds
+
+    async def go():
+        pool = ParsePool(1)
+        try:
+            async with Fetcher(FetchLimits()) as fetcher:
+                pipeline = Pipeline(store, fetcher, Reader(keyword_matcher), parse_pool=pool)
+                first = await pipeline.run_cycle(serve(1))
+                workers_before = pool._pool
+                pipeline.reader = Reader(weather_matcher)  # what Runtime.reload does
+                second = await pipeline.run_cycle(serve(2))
+                return first, second, workers_before is not pool._pool
+        finally:
+            pool.close()
+
+    first, second, restarted = asyncio.run(go())
+    assert sorted(a.stored.title for a in first.alerts) == [f"Qwen item 1-{i}" for i in range(10)]
+    assert sorted(a.stored.title for a in second.alerts) == sorted(
+        f"Weather 2-{i}" for i in range(10))
+    assert restarted
+
+
 def test_our_own_outage_is_not_counted_against_the_feeds(store):
     socks = [closed_port() for _ in range(3)]
     feeds = [Feed(f"F{i}", f"http://127.0.0.{i + 1}:{port}/feed", timeout=2)
@@ -227,7 +267,7 @@ def test_a_feed_is_never_polled_by_two_overlapping_cycles(feed_server, store):
 
     async def go():
         async with Fetcher(FetchLimits()) as fetcher:
-            pipeline = Pipeline(store, fetcher, keyword_matcher)
+            pipeline = Pipeline(store, fetcher, Reader(keyword_matcher))
             first = asyncio.create_task(pipeline.run_cycle([feed]))
             await asyncio.sleep(0.1)
             assert pipeline.busy == {"S"}
@@ -270,7 +310,7 @@ def test_a_cycle_reads_no_more_bodies_than_it_can_parse_and_store_at_once(feed_s
         pool = StalledParse()
         async with CountingFetcher(FetchLimits()) as fetcher:
             cycle = asyncio.create_task(
-                Pipeline(store, fetcher, keyword_matcher, parse_pool=pool).run_cycle(feeds))
+                Pipeline(store, fetcher, Reader(keyword_matcher), parse_pool=pool).run_cycle(feeds))
             await asyncio.sleep(1.5)  # longer than any feed's timeout
             held = CountingFetcher.bodies_read
             pool.resume.set()

@@ -1,10 +1,10 @@
-"""One poll cycle: fetch → parse (+ story keys) → match → store (new items, stories, alerts
-and outbox rows).
+"""One poll cycle: fetch → parse, key, match, read as events (bot/ingest/reader.py) → store
+(new items, stories, alerts and outbox rows).
 
 The pipeline knows nothing of Telegram. Its collaborators are injected: the fetcher, the
-store, the matcher (a pure function of title and summary), and where parsing runs. Blocking
-work (parsing, matching, SQLite) runs off the event loop. A feed's failure is recorded as that
-feed's error and never stops the other feeds of the cycle.
+store, the reader (the rules: a matcher and an event describer), and where parsing runs.
+Blocking work (parsing, matching, SQLite) runs off the event loop. A feed's failure is
+recorded as that feed's error and never stops the other feeds of the cycle.
 
 In a cold cycle of many feeds the stages are bounded so memory stays flat: a body is read
 only when one of STAGE_LIMIT slots is free, parsing runs in worker processes, and one writer
@@ -17,7 +17,6 @@ import asyncio
 import functools
 import logging
 import os
-import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -27,8 +26,9 @@ from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from bot.errors import ParseError
+from bot.ingest.reader import Reader, ReadFeed, read_body, worker_started
 from bot.ingest.registry import FilingIntake
-from bot.models import Feed, FetchResult, Hit, Item, ParsedFeed, Validators
+from bot.models import Feed, FetchResult, Item, Validators
 from bot.schedule import OutageDetector, PollPolicy, next_poll_time
 from bot.store import (
     FeedState,
@@ -40,14 +40,9 @@ from bot.store import (
     Store,
 )
 from bot.store.filings import FilingOutcome
-from bot.stories.forms import EventForm
-from bot.stories.keys import StoryKeys
 
 log = logging.getLogger(__name__)
 
-Matcher = Callable[[str, str], list[Hit]]
-# A matched item read as an event (bot/stories/forms.py event_form with the current rules)
-Describer = Callable[[Item, list[Hit]], EventForm]
 Outcome = Literal["ok", "not_modified", "unchanged", "failed"]
 
 # Bodies read and not yet stored, at once: a bound on memory (a few hundred kB), with room
@@ -105,68 +100,68 @@ class CycleReport:
 
 
 class ParsePool:
-    """Where feed bodies are parsed: a worker thread for a few, worker processes for many.
+    """Where feed bodies are parsed and read: a worker thread for a few, worker processes
+    for many.
 
-    feedparser is pure Python and holds the GIL; a cold cycle of a thousand feeds is bound by
-    parsing, so on a multi-core machine it is spread over processes. The pool is started
-    only when a cycle that polls many feeds actually has bodies to parse (a warm cycle of
-    304s never pays for it), and then kept for the next cycles.
+    feedparser is pure Python and holds the GIL, and so does matching; a cold cycle of a
+    thousand feeds is bound by them, so on a multi-core machine they are spread over
+    processes. The pool is started only when a cycle that polls many feeds actually has
+    bodies to parse (a warm cycle of 304s never pays for it), and then kept for the next
+    cycles — as long as the rules are the same: a worker is given its Reader when it starts,
+    so new rules start new workers (the old ones finish the bodies they were given).
 
     By default one worker per core but one: the main process is a busy core of its own in
-    such a cycle (fetching, matching, writing), and every worker costs ~50 MB.
+    such a cycle (fetching, writing), and every worker costs ~55 MB.
     """
 
     def __init__(self, workers: int | None = None) -> None:
         """`workers` processes (0: parse in a thread of this process)."""
         self._workers = max(0, (os.cpu_count() or 1) - 1) if workers is None else workers
         self._pool: Executor | None = None
+        self._reader: Reader | None = None  # the reader the pool's workers were given
 
     async def parse(self, body: bytes, feed: Feed, headers: dict[str, str], base_url: str | None,
-                    *, cycle_size: int) -> tuple[ParsedFeed, dict[str, StoryKeys]]:
-        """Parse and key for stories off the event loop; raises ParseError like parse_feed."""
-        # Imported here: feedparser costs ~0.1 s to import, and a warm cycle of 304s never
-        # parses. A spawned worker imports bot.stories.keys and bot.ingest.parse, not the store.
-        from bot.ingest.parse import parse_with_story_keys
-
+                    *, cycle_size: int, reader: Reader) -> ReadFeed:
+        """Parse, key for stories and read off the event loop; raises ParseError like
+        parse_feed."""
         loop = asyncio.get_running_loop()
-        executor = self._executor(cycle_size)
-        job = functools.partial(parse_with_story_keys, body, feed=feed, headers=headers,
-                                base_url=base_url)
+        executor = self._executor(cycle_size, reader)
+        job = functools.partial(read_body, body, feed=feed, headers=headers, base_url=base_url,
+                                reader=None if executor is not None else reader)
         return await loop.run_in_executor(executor, job)
 
-    def expect(self, bodies: int) -> None:
+    def expect(self, bodies: int, reader: Reader) -> None:
         """A cycle is about to bring about this many bodies: start the workers now if it will
         use them, so that their start-up (~0.5 s of imports) overlaps the first fetches."""
-        executor = self._executor(bodies)
+        executor = self._executor(bodies, reader)
         if isinstance(executor, ProcessPoolExecutor):
             from bot.ingest.parse import load_parser
 
             for _ in range(self._workers):
                 executor.submit(load_parser)
 
-    def _executor(self, cycle_size: int) -> Executor | None:
+    def _executor(self, cycle_size: int, reader: Reader) -> Executor | None:
         if self._pool is None and (self._workers < 1 or cycle_size < PROCESS_POOL_THRESHOLD):
             return None  # the loop's default thread pool
+        if self._pool is not None and self._reader is not reader:
+            # new rules: the old workers finish what they were given, then exit
+            self._pool.shutdown(wait=False)
+            self._pool = None
         if self._pool is None:
             import multiprocessing
 
             # spawn, not fork: forking a process that runs threads can deadlock.
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_ignores_interrupts,
+                initializer=worker_started, initargs=(reader,),
             )
+            self._reader = reader
         return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-
-def _worker_ignores_interrupts() -> None:
-    """Ctrl-C reaches the whole process group: the main process shuts the workers down (and
-    prints one line), a worker would only print a KeyboardInterrupt traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Pipeline:
@@ -176,10 +171,9 @@ class Pipeline:
         self,
         store: Store,
         fetcher: Fetches,
-        matcher: Matcher,
+        reader: Reader,
         *,
         parse_pool: ParsePool | None = None,
-        describe: Describer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: PollPolicy = PollPolicy(),
         outages: OutageDetector | None = None,
@@ -188,8 +182,7 @@ class Pipeline:
         self.store = store
         self.filings = filings
         self.fetcher = fetcher
-        self.matcher = matcher
-        self.describe = describe
+        self.reader = reader  # replaced on a reload (the rules of the next bodies parsed)
         self.parse_pool = parse_pool or ParsePool(workers=0)
         self.clock = clock
         self.policy = policy
@@ -219,7 +212,7 @@ class Pipeline:
             self.parse_pool.expect(sum(
                 1 for f in mine
                 if (state := states.get(f.name)) is None
-                or not (state.validators.etag or state.validators.last_modified)))
+                or not (state.validators.etag or state.validators.last_modified)), self.reader)
             unchanged: list[FetchRecord] = []  # this cycle's 304s, written in one transaction
             results = await asyncio.gather(
                 *(self._poll_feed(feed, states.get(feed.name), len(mine), unchanged)
@@ -378,14 +371,15 @@ class Pipeline:
         errors_so_far: int, never_succeeded: bool, cycle_size: int,
     ) -> tuple[Feed, FetchResult | None, FeedReport, list[Recorded]]:
         try:
-            parsed, story_keys = await self.parse_pool.parse(
+            read = await self.parse_pool.parse(
                 result.body or b"", feed, result.headers, result.final_url or result.url,
-                cycle_size=cycle_size,
+                cycle_size=cycle_size, reader=self.reader,
             )
         except ParseError as exc:
             return await self._bad_body(feed, str(exc), now, validators, errors_so_far)
 
-        items = await asyncio.to_thread(self.matched_items, parsed, story_keys)
+        parsed = read.parsed
+        items = new_items(read)
         fetch = FetchRecord(feed, result, now, bozo=parsed.bozo,
                             next_poll=self._next_poll(feed, now, 0, result.headers, parsed.ttl))
         backfill = never_succeeded and feed.backfill == "silent"
@@ -394,21 +388,16 @@ class Pipeline:
                             items_new=outcome.new, bozo=parsed.bozo)
         return feed, None, report, outcome.recorded
 
-    def matched_items(self, parsed: ParsedFeed,
-                       story_keys: dict[str, StoryKeys]) -> list[NewItem]:
-        """Every distinct item of this body, matched. The store skips those it knows; matching
-        them too costs less than asking the writer first (it is busy in a cold cycle)."""
-        unique: dict[str, Item] = {}
-        for item in parsed.items:
-            unique.setdefault(item.key, item)
-        out = []
-        for key, item in unique.items():
-            hits = self.matcher(item.title, item.summary)
-            event = None
-            if self.describe is not None and any(h.list for h in hits):
-                event = self.describe(item, hits)
-            out.append(NewItem(item, hits, story_keys.get(key), event))
-        return out
+
+def new_items(read: ReadFeed) -> list[NewItem]:
+    """Every distinct item of a body read, with its hits, story keys and event form. The
+    store skips those it knows; reading them too costs less than asking the writer first
+    (it is busy in a cold cycle)."""
+    first: dict[str, Item] = {}
+    for item in read.parsed.items:
+        first.setdefault(item.key, item)
+    return [NewItem(first[key], hits, read.story_keys.get(key), event)
+            for key, (hits, event) in read.readings.items()]
 
 
 class _Writer:

@@ -18,10 +18,9 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.pipeline import CycleReport, ParsePool, Pipeline
+from bot.ingest.reader import Reader
 from bot.ingest.registry import FilingIntake
-from bot.match.matching import match_item
-from bot.match.watchlists import Watchlists
-from bot.models import Feed, Hit, Item
+from bot.models import Feed, Hit
 from bot.render.digest import render_digest
 from bot.render.filings import render_batch_alert
 from bot.render.i18n import translator
@@ -31,8 +30,6 @@ from bot.run.configuration import Config, config_signature, describe_change, loa
 from bot.run.metrics import Metrics, serve_metrics
 from bot.schedule import PollPolicy, assess_health, due_feeds, next_due
 from bot.store import BatchNews, Store
-from bot.stories.forms import EventForm, event_form
-from bot.stories.lexicon import Lexicon, build_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -52,29 +49,20 @@ class Runtime:
         self.filings = FilingIntake(self.store, lambda: self.config.watchlists,
                                     self.compose_batch_alert)
         self.pipeline = Pipeline(
-            self.store, self.fetcher, self.match, parse_pool=self.parse_pool,
-            describe=self.describe, policy=policy, filings=self.filings,
+            self.store, self.fetcher, Reader.of(config.watchlists), parse_pool=self.parse_pool,
+            policy=policy, filings=self.filings,
         )
-        self._lexicon: tuple[Watchlists, Lexicon] | None = None
         self._signature = config_signature(settings)
         self._reported_problems: tuple[str, ...] = ()
 
     def match(self, title: str, summary: str) -> list[Hit]:
-        """The current watchlists' matcher (reads self.config at call time: reload-safe)."""
-        return match_item(title, summary, self.config.watchlists)
+        """The current watchlists' matcher (the reader the next bodies are read with)."""
+        return self.pipeline.reader.match(title, summary)
 
     def compose_batch_alert(self, news: BatchNews, lang: str | None = None) -> str:
         """A filing batch's alert for one chat, in its language, with the current
         watchlists' names."""
         return render_batch_alert(news, self.config.watchlists, translator(lang)).html
-
-    def describe(self, item: Item, hits: list[Hit]) -> EventForm:
-        """A matched item read as an event, with the current rules' product lexicon (built on
-        first use, ~0.2 s: a cycle of 304s never needs it). The store sets its time."""
-        watchlists = self.config.watchlists
-        if self._lexicon is None or self._lexicon[0] is not watchlists:
-            self._lexicon = (watchlists, build_lexicon(watchlists))
-        return event_form(item.title, item.summary, item.lang, hits, 0, self._lexicon[1])
 
     def shortest_interval(self) -> float:
         """The shortest poll interval of the configured feeds, seconds (/healthz's unit)."""
@@ -90,6 +78,7 @@ class Runtime:
             raise
         self.metrics.reloaded(ok=True)
         self.config = config
+        self.pipeline.reader = Reader.of(config.watchlists)
         self._reported_problems = ()
         return config
 
