@@ -8,14 +8,19 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.stories.keys import (
     StoryCandidate,
     band_keys,
     choose_story,
     exact_keys,
+    fold_title,
+    pack_form,
     same_story,
     story_keys,
     title_form,
+    unpack_form,
 )
 
 NOON = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -220,3 +225,14 @@ def test_choose_story_never_joins_titles_of_the_same_feed() -> None:
     same_feed = [candidate(1, "Morning briefing: China AI news", feed="scmp")]
     assert choose_story(new, same_feed, feed="scmp") is None
     assert choose_story(new, same_feed, feed="caixin") == 1
+
+
+@pytest.mark.parametrize("title", [
+    "Baidu unveils Ernie 4.0 chatbot to rival ChatGPT - Reuters",
+    "Qwen 2.50 beats GPT-4 and GPT-4", "智谱正式发布GLM-5大模型,性能对标国际一流",
+    "BREAKING: ALL CAPS HEADLINE 2025", "Japan, France agree to talks", "A", "", "1,000 GPUs",
+])
+def test_a_packed_title_form_unpacks_to_the_same_form(title: str) -> None:
+    """The store keeps each item's folded title packed (title_forms); a candidate read back
+    must compare exactly as if its title had been folded again."""
+    assert unpack_form(pack_form(fold_title(title))) == fold_title(title)

@@ -23,7 +23,7 @@ from bot.store.stories import Batch, Stories, probe
 from bot.store.subscribers import Subscriber, Subscribers
 from bot.stories.events import choose_event
 from bot.stories.forms import EventForm, event_index_keys
-from bot.stories.keys import StoryKeys, choose_story
+from bot.stories.keys import StoryKeys, choose_story, pack_form
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +187,11 @@ class Intake:
                   new.item.summary, new.item.link, ts(new.item.published), new.item.lang, stamp,
                   int(backfill), int(new.matched), story_id if story_id < next_id else None)
                  for new, item_id, story_id, _ in placed],
+            )
+            conn.executemany(  # titles as the story lookup compares them (Stories.lookup)
+                "INSERT INTO title_forms (item_id, form) VALUES (?,?)",
+                [(item_id, pack_form(keys.form))
+                 for (_, item_id, _, _), keys in zip(placed, probes, strict=True)],
             )
             conn.executemany(  # the search index, in the same transaction (store/search.py)
                 "INSERT INTO items_fts (rowid, title, summary) VALUES (?,?,?)",

@@ -26,7 +26,6 @@ from bot.stories.keys import (
     exact_index,
     is_head_key,
     item_story_keys,
-    title_form,
 )
 
 # A story lookup reads at most this many index rows per title band, the most recent (see
@@ -297,22 +296,29 @@ class Stories:
                     seen[4] += 1
         kept = [sorted(per.values(), key=lambda c: (-c[2], -c[4]))[:limit] for per in found]
         # each distinct candidate's title once, not once per shared key (a near-copy shares
-        # ten), and folded once: remembered if it was placed recently, else read and folded
+        # ten): remembered if it was placed recently, else read with its folded form
         recent = self._recent
         known: dict[int, tuple[str, str, TitleForm]] = {}
         for item_id in {c[1] for per in kept for c in per}:
             if (hit := recent.get(item_id)) is not None:
                 known[item_id] = hit
-        missing = {c[1] for per in kept for c in per} - known.keys()
-        for item_id, (title, feed) in _titles(conn, missing).items():
-            known[item_id] = (title, feed, title_form(title))
-        return [
-            [StoryCandidate(story_id=c[0], item_id=c[1], exact=bool(c[2]),
-                            at=datetime.fromtimestamp(c[3], UTC), title=known[c[1]][0],
-                            feed=known[c[1]][1], form=known[c[1]][2])
-             for c in per]
-            for per in kept
-        ]
+        stored = _titles(conn, {c[1] for per in kept for c in per} - known.keys())
+        out = []
+        for per in kept:
+            candidates = []
+            for story_id, item_id, exact, at, _ in per:
+                if (hit := known.get(item_id)) is not None:
+                    title, feed, form = hit
+                    packed = None
+                else:
+                    title, feed, packed = stored[item_id]
+                    form = None
+                candidates.append(StoryCandidate(
+                    story_id=story_id, item_id=item_id, exact=bool(exact),
+                    at=datetime.fromtimestamp(at, UTC), title=title, feed=feed, form=form,
+                    packed=packed))
+            out.append(candidates)
+        return out
 
 
 def probe(item: Item, keys: StoryKeys | None, now: datetime) -> StoryKeys:
@@ -321,12 +327,16 @@ def probe(item: Item, keys: StoryKeys | None, now: datetime) -> StoryKeys:
     return keys if keys.at is not None else replace(keys, at=now)
 
 
-def _titles(conn: sqlite3.Connection, item_ids: set[int]) -> dict[int, tuple[str, str]]:
-    """Title and feed of each of these items."""
-    out: dict[int, tuple[str, str]] = {}
+def _titles(conn: sqlite3.Connection,
+            item_ids: set[int]) -> dict[int, tuple[str, str, str | None]]:
+    """Title, feed and packed title form of each of these items (no form: stored before
+    title_forms existed)."""
+    out: dict[int, tuple[str, str, str | None]] = {}
     for chunk in chunks(sorted(item_ids)):
-        out.update((i, (title, feed)) for i, title, feed in conn.execute(
-            f"SELECT id, title, feed FROM items WHERE id IN ({marks(chunk)})", chunk))
+        out.update((i, (title, feed, form)) for i, title, feed, form in conn.execute(
+            f"""SELECT i.id, i.title, i.feed, f.form FROM items i
+                LEFT JOIN title_forms f ON f.item_id = i.id
+                WHERE i.id IN ({marks(chunk)})""", chunk))
     return out
 
 

@@ -265,24 +265,29 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     limit = NEAR_CJK_DICE if form.cjk_title else NEAR_LATIN_TSR
     # only the near-identical decide; below the limit a similarity is evidence for explain
     cutoff = 0.0 if explain else limit
-    best_dup, dup_nums = 0.0, True
+    best_dup, near = 0.0, False  # the most similar title; a near-identical one, numbers agreeing
     compared: set[tuple[str, object]] = set()
     for m in profile.members:
         # a syndicated or templated story repeats its members' titles: compare each once
         if (m.title, m.numbers) in compared:
             continue
         compared.add((m.title, m.numbers))
+        numbers_agree = not form.numbers or not m.numbers or bool(form.numbers & m.numbers)
+        if not numbers_agree and not explain:
+            continue  # cannot make it a copy ("… 4.5" / "… 5"): not worth comparing
         sim = _near_duplicate(form, m, cutoff)
-        if sim > best_dup:
-            best_dup = sim
-            dup_nums = bool(not form.numbers or not m.numbers or form.numbers & m.numbers)
+        best_dup = max(best_dup, sim)
+        if sim >= limit and numbers_agree:
+            near = True
+            if not explain:
+                break
     ev["title_sim"] = round(best_dup, 1)
     kinds = profile.kinds()
     # a near-identical title is the same story, unless its headline names another happening
     # ("shares rise" / "shares fall" differ by one word)
     title_kind_ok = not (form.primary_in_title and kinds and
                          not any(_compatible(form.primary, k) for k in kinds))
-    if best_dup >= limit and dup_nums and title_kind_ok:
+    if near and title_kind_ok:
         return Verdict(True, 1.0, {**ev, "near_duplicate": True})
 
     conflicts: list[str] = []
