@@ -171,3 +171,33 @@ def test_a_rolled_back_record_leaves_no_event_form_and_no_cached_member(tmp_path
                                          [new("b1", other, (hit,))], at, backfill=False)
     assert joined.stored.story_id == story and joined.kind == "source"
     store.close()
+
+
+def test_a_probe_is_its_doers_act_another_doers_probe_is_another_story(read) -> None:
+    """One regulator's probe of a company and a rival's are two happenings, though they share
+    the company and the kind of act; reports of the one probe join however they are worded."""
+    story = StoryProfile.of([
+        read("Tokyo regulator seeks answers from Zhipu on chatbot data use",
+             "Japan's privacy commission said it had sent Zhipu questions about personal data.",
+             at=T0),
+        read("Japanese watchdog gives Zhipu 20 days to explain data practices",
+             "The Tokyo regulator wrote to Zhipu about how users' data is handled.",
+             at=T0 + HOUR),
+    ])
+    rival = read("Anthropic probes whether Zhipu copied its models to build a cheaper rival",
+                 "Anthropic says it has seen signs Zhipu used its outputs for training.",
+                 at=T0 + 3 * HOUR)
+    assert rival.actor == frozenset({"anthropic"})
+    verdict = same_event(rival, story)
+    assert not verdict.same
+    assert any(c.startswith("actor anthropic") for c in verdict.evidence["conflicts"])
+    again = read("Tokyo regulator probes Zhipu over chatbot data use",
+                 "The Japanese privacy watchdog opened an inquiry into Zhipu's data use.",
+                 at=T0 + 4 * HOUR)
+    assert again.actor and same_event(again, story).same
+
+
+def test_forms_stored_before_a_field_existed_still_read(read) -> None:
+    data = form_to_json(read("Italy regulator probes DeepSeek over data use"))
+    del data["actor"]
+    assert form_from_json(data).actor == frozenset()

@@ -366,6 +366,16 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
         conflicts.append(f"place {'/'.join(sorted(form.places))} vs {'/'.join(sorted(profile.places))}")
     if form.dates and profile.dates and not form.dates & set(profile.dates):
         conflicts.append(f"date {'/'.join(sorted(form.dates))} vs {'/'.join(sorted(profile.dates))}")
+    if form.actor and form.primary in kinds:
+        # the same kind of act by another doer: the same-language reports name theirs, and
+        # neither side's text names the other's ("OpenAI probes …" / "Italy regulator …")
+        same_lang = [m for m in profile.members if m.lang == form.lang]
+        theirs = frozenset().union(*(m.actor for m in same_lang))
+        if (theirs and not form.actor & theirs
+                and not any(t in m.tf for m in same_lang for t in form.actor)
+                and not any(t in form.tf for t in theirs)):
+            conflicts.append(f"actor {' '.join(sorted(form.actor))} vs "
+                             f"{' '.join(sorted(theirs))}")
     if conflicts and not explain:
         return Verdict(False, 0.0, {**ev, "conflicts": conflicts})
     # text: cosine with the centroid; and with same-language members (average link)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.stories.lexicon import (
+    ACTOR_ACTIONS,
     EN_DATE,
     MONTH_ABBR,
     NUMBER,
@@ -67,6 +68,7 @@ class EventForm:
     primary_in_title: bool                    # False: read from the summary (weak: no conflicts)
     title_actions: tuple[str, ...]
     summary_actions: tuple[str, ...]
+    actor: frozenset[str]                     # who probes, bans or sues (title words before it)
     places: frozenset[str]                    # title places
     anchors: frozenset[str]                   # places anywhere + distinctive numbers
     dates: frozenset[str]                     # title dates "m-d"
@@ -216,6 +218,7 @@ def event_form(title: str, summary: str, lang: str | None, hits: Iterable[Any], 
     sa = find_actions(s) if not ta else []
     primary = primary_action(ta) or primary_action(sa)
     primary_in_title = bool(ta) and primary == primary_action(ta)
+    actor = _actor(t, ta, primary, title_hits) if primary_in_title else frozenset()
     places = frozenset(find_places(t))
     places_s = find_places(s)
     dates = frozenset(_dates(t))
@@ -261,11 +264,26 @@ def event_form(title: str, summary: str, lang: str | None, hits: Iterable[Any], 
         products_all=frozenset((e, v) for e, v, _ in tp + sp),
         families=fam_t, families_all=fam_t | fam_s,
         primary=primary, primary_in_title=primary_in_title, title_actions=tuple(a for _, a in sorted(ta)),
-        summary_actions=tuple(a for _, a in sorted(sa)), places=places, dates=dates,
+        summary_actions=tuple(a for _, a in sorted(sa)), actor=actor, places=places, dates=dates,
         anchors=frozenset({"pl:" + p for p in places | places_s} |
                           {"n:" + n for n in nums if _distinctive(n)}),
         numbers=nums, tf=dict(tf), title_tokens=frozenset(ttoks),
         cjk_title=cjk_chars * 2 >= len(t.replace(" ", "")) and cjk_chars > 0)
+
+
+def _actor(title: str, actions: list[tuple[int, str]], primary: str | None,
+           title_hits: list[Any]) -> frozenset[str]:
+    """Who does a probe, ban or lawsuit, as the headline says it: its words before the action
+    ("Italy regulator seeks answers from …", "OpenAI probes whether …"), less the watched
+    entities (the subject, or its rival). One regulator's probe and a rival's are two
+    happenings about the same company; the doer is what tells them apart."""
+    if primary not in ACTOR_ACTIONS:
+        return frozenset()
+    pos = min(p for p, name in actions if name == primary)
+    text = list(title[:pos])
+    for h in title_hits:
+        text[h.start:min(h.end, pos)] = " " * max(0, min(h.end, pos) - h.start)
+    return frozenset(_tokens("".join(text)))
 
 
 # Event keys live in [2**61, 2**62): above every title band key (< 2**52), below the one-row
@@ -325,15 +343,19 @@ def form_to_json(form: EventForm) -> dict[str, Any]:
     return out
 
 
+# fields that forms stored before them lack (read as empty)
+_ADDED_LATER = frozenset({"actor"})
+
+
 def form_from_json(data: Mapping[str, Any]) -> EventForm:
     """The inverse of form_to_json."""
     tuple_sets = {"products", "product_ids", "products_all", "families", "families_all"}
     kwargs: dict[str, Any] = {}
     for name in EventForm.__slots__:  # type: ignore[attr-defined]
-        value = data[name]
+        value = data.get(name, ()) if name in _ADDED_LATER else data[name]
         if name in tuple_sets:
             value = frozenset(tuple(v) for v in value)
-        elif name in ("places", "anchors", "dates", "numbers", "title_tokens"):
+        elif name in ("actor", "places", "anchors", "dates", "numbers", "title_tokens"):
             value = frozenset(value)
         elif name in ("subjects", "title_actions", "summary_actions"):
             value = tuple(value)

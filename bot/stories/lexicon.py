@@ -101,6 +101,9 @@ COMPATIBLE = frozenset(frozenset(p) for p in (
 # classes whose stories are about a topic more than a company: they get an index key of their
 # own so that items without a watched subject (a rule, a filing batch, a scam) still meet
 TOPIC_ACTIONS = frozenset({"rule", "filing", "ban", "probe", "incident", "lawsuit"})
+# Happenings that are their doer's act: one regulator's probe of a company and another's (or
+# a rival's) are two stories, whatever else they share (bot/stories/forms.py _actor).
+ACTOR_ACTIONS = frozenset({"probe", "ban", "lawsuit"})
 # An action word in these classes is weak evidence on its own: every launch report names a
 # price, and "free" / "open" are common words.
 WEAK_ACTIONS = frozenset({"pricing"})
