@@ -190,7 +190,7 @@ class Intake:
             )
             conn.executemany(  # titles as the story lookup compares them (Stories.lookup)
                 "INSERT INTO title_forms (item_id, form) VALUES (?,?)",
-                [(item_id, pack_form(keys.form))
+                [(item_id, keys.packed or pack_form(keys.form))
                  for (_, item_id, _, _), keys in zip(placed, probes, strict=True)],
             )
             conn.executemany(  # the search index, in the same transaction (store/search.py)

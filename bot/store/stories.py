@@ -22,7 +22,6 @@ from bot.stories.keys import (
     WINDOW,
     StoryCandidate,
     StoryKeys,
-    TitleForm,
     exact_index,
     is_head_key,
     item_story_keys,
@@ -37,9 +36,9 @@ BAND_ROWS = 10
 
 # an exact key matches at any time: the whole range of stored times
 _ALWAYS = (-(1 << 62), 1 << 62)
-# Recently placed items remembered with their folded titles (~1 kB each), so that a lookup
-# neither reads their titles back nor folds them again: the candidates of a lookup are
-# mostly the most recent rows of each key (BAND_ROWS), i.e. recent items.
+# Recently placed items remembered with their packed folded titles (~250 bytes each), so
+# that a lookup need not read them back: the candidates of a lookup are mostly the most
+# recent rows of each key (BAND_ROWS), i.e. recent items.
 RECENT_FORMS = 4096
 
 
@@ -73,14 +72,14 @@ class Stories:
     def __init__(self, db: Db, items: Items) -> None:
         self.db = db
         self._items = items
-        # item id → (title, feed, folded title) of recently placed items (see RECENT_FORMS)
-        self._recent: OrderedDict[int, tuple[str, str, TitleForm]] = OrderedDict()
+        # item id → (title, feed, packed folded title) of recently placed items (RECENT_FORMS)
+        self._recent: OrderedDict[int, tuple[str, str, str | None]] = OrderedDict()
 
     def remember(self, item_id: int, keys: StoryKeys, feed: str) -> None:
         """A placed item, as a candidate for later lookups (inside the writer's transaction:
         forget() after a rollback, whose item ids will be given again)."""
         recent = self._recent
-        recent[item_id] = (keys.title, feed, keys.form)
+        recent[item_id] = (keys.title, feed, keys.packed)
         if len(recent) > RECENT_FORMS:
             recent.popitem(last=False)
 
@@ -298,27 +297,18 @@ class Stories:
         # each distinct candidate's title once, not once per shared key (a near-copy shares
         # ten): remembered if it was placed recently, else read with its folded form
         recent = self._recent
-        known: dict[int, tuple[str, str, TitleForm]] = {}
+        known: dict[int, tuple[str, str, str | None]] = {}
         for item_id in {c[1] for per in kept for c in per}:
             if (hit := recent.get(item_id)) is not None:
                 known[item_id] = hit
-        stored = _titles(conn, {c[1] for per in kept for c in per} - known.keys())
-        out = []
-        for per in kept:
-            candidates = []
-            for story_id, item_id, exact, at, _ in per:
-                if (hit := known.get(item_id)) is not None:
-                    title, feed, form = hit
-                    packed = None
-                else:
-                    title, feed, packed = stored[item_id]
-                    form = None
-                candidates.append(StoryCandidate(
-                    story_id=story_id, item_id=item_id, exact=bool(exact),
-                    at=datetime.fromtimestamp(at, UTC), title=title, feed=feed, form=form,
-                    packed=packed))
-            out.append(candidates)
-        return out
+        known.update(_titles(conn, {c[1] for per in kept for c in per} - known.keys()))
+        return [
+            [StoryCandidate(story_id=story_id, item_id=item_id, exact=bool(exact),
+                            at=datetime.fromtimestamp(at, UTC), title=known[item_id][0],
+                            feed=known[item_id][1], packed=known[item_id][2])
+             for story_id, item_id, exact, at, _ in per]
+            for per in kept
+        ]
 
 
 def probe(item: Item, keys: StoryKeys | None, now: datetime) -> StoryKeys:
@@ -363,6 +353,6 @@ class Batch:
     def add(self, keys: StoryKeys, item_id: int, story_id: int, title: str, feed: str) -> None:
         """Remember a placed item under each of its keys."""
         candidate = StoryCandidate(story_id=story_id, item_id=item_id, title=title, at=keys.at,
-                                   exact=False, feed=feed, form=keys.folded)
+                                   exact=False, feed=feed, packed=keys.packed)
         for key in (*keys.exact, *keys.bands):
             self._by_key.setdefault(key, []).append(candidate)

@@ -99,15 +99,17 @@ class StoryKeys:
     bands: tuple[int, ...]
     title: str
     at: datetime | None  # publication time, else first seen
-    # the folded title, carried from where the keys were computed (a parse worker folds it
-    # for the bands anyway): the writer compares it with candidates and remembers it as a
-    # candidate for later items, and folding again there would cost the one serial stage
-    folded: TitleForm | None = field(default=None, compare=False, repr=False)
+    # the folded title, packed (pack_form), carried from where the keys were computed (a
+    # parse worker folds it for the bands anyway): the writer stores it, compares it with
+    # candidates and remembers it for later items; folding again there would cost the one
+    # serial stage. Packed: one string crosses from the worker and waits for the writer,
+    # not a form's dozen objects
+    packed: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def form(self) -> TitleForm:
-        """The folded title, for comparing with candidates."""
-        return self.folded if self.folded is not None else title_form(self.title)
+        """The folded title, for comparing with candidates (unpacked at each call)."""
+        return unpack_form(self.packed) if self.packed is not None else title_form(self.title)
 
     @property
     def index(self) -> tuple[int, ...]:
@@ -125,19 +127,17 @@ class StoryCandidate:
     at: datetime | None
     exact: bool  # shares a URL/GUID key, not only a band
     feed: str | None = None
-    form: TitleForm | None = field(default=None, compare=False, repr=False)  # title, folded
-    packed: str | None = field(default=None, compare=False, repr=False)  # or pack_form()ed
+    packed: str | None = field(default=None, compare=False, repr=False)  # its pack_form()
 
     @property
     def folded(self) -> TitleForm:
-        if self.form is not None:
-            return self.form
+        """The folded title (unpacked, or folded for an item stored without its form)."""
         return unpack_form(self.packed) if self.packed is not None else title_form(self.title)
 
     @property
     def numbers(self) -> tuple[str, ...]:
         """The folded title's numbers (read off a packed form without unpacking it)."""
-        if self.form is None and self.packed is not None:
+        if self.packed is not None:
             return tuple(self.packed.split(_FIELD)[2].split())
         return self.folded.numbers
 
@@ -162,7 +162,7 @@ def story_keys(
         bands=bands,
         title=title,
         at=story_time(published, seen),
-        folded=form,
+        packed=pack_form(form),
     )
 
 
@@ -216,10 +216,10 @@ def _globally_unique(guid: str) -> bool:
     return len(guid) >= _GUID_MIN_OPAQUE and not guid.isdigit() and " " not in guid
 
 
-@functools.lru_cache(maxsize=4096)  # ~2 kB each; candidates are mostly recent titles
+@functools.lru_cache(maxsize=1024)  # ~1.3 kB each
 def title_form(title: str) -> TitleForm:
-    """fold_title, memoized: every story lookup folds its candidates' titles, and recent
-    titles are candidates again and again (the writer's side; see fold_title)."""
+    """fold_title, memoized: for titles without a stored form (items stored before m015,
+    keys made in this process), which are compared again and again while recent."""
     return fold_title(title)
 
 
@@ -550,18 +550,21 @@ def choose_story(
     if exact:
         # the oldest story wins, so that two stories merged by a late URL stay stable
         return min(exact, key=lambda c: c.story_id).story_id
+    if not candidates:
+        return None
+    mine = keys.form
     best: tuple[float, int] | None = None
     for c in candidates:
         if feed is not None and c.feed == feed:
             continue
         if not within_window(keys.at, c.at, window):
             continue  # before folding: most candidates of a busy band are too old or too new
-        if not _numbers_agree(keys.form.numbers, c.numbers):
+        if not _numbers_agree(mine.numbers, c.numbers):
             continue  # before unpacking: template titles share words, not their numbers
         form = c.folded
-        if not same_title_story(keys.form, form, keys.at, c.at, window=window):
+        if not same_title_story(mine, form, keys.at, c.at, window=window):
             continue
-        score = title_similarity(keys.form, form)
+        score = title_similarity(mine, form)
         if best is None or (score, -c.story_id) > (best[0], -best[1]):
             best = (score, c.story_id)
     return None if best is None else best[1]
