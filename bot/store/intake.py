@@ -43,7 +43,9 @@ class NewItem:
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """A new item that alerted (kind "alert": queued for `queued` chats) or that joined a
-    story already alerted (kind "source": `queued` edits)."""
+    story already alerted (kind "source": `queued` edits). A source is stored without its
+    summary: what reads it (the console's follow-up line, `poll --json`) never shows one,
+    and a cold cycle of template feeds keeps ~15,000 of them until it ends."""
 
     stored: StoredItem
     alert_id: int
@@ -262,17 +264,18 @@ class Intake:
         recorded: list[Recorded] = []
         for new, item_id, story_id, _ in placed:
             item = new.item
+            alert_id = alerts.get(story_id)
+            if alert_id is None and not new.matched:
+                continue
             stored = StoredItem(
-                id=item_id, feed=feed.name, title=item.title, summary=item.summary,
+                id=item_id, feed=feed.name, title=item.title,
+                summary=item.summary if alert_id is None else "",
                 link=item.link, published=item.published, first_seen=now, lang=item.lang,
                 backfill=backfill, hits=tuple(new.hits), story_id=story_id,
             )
-            alert_id = alerts.get(story_id)
             if alert_id is not None:
                 edits = queue_edits(conn, alert_id, now)
                 recorded.append(Recorded(stored, alert_id, edits, kind="source"))
-                continue
-            if not new.matched:
                 continue
             alert_id = conn.execute(
                 """INSERT INTO alerts (item_id, created, backfill, story_id)
