@@ -620,8 +620,8 @@ def time_pass(store: Store, events: Events, forms: Sequence[EventForm], *,
         t1 = clock()
         profiles = events.profiles(conn, candidates) if candidates else {}
         t2 = clock()
-        if profiles:
-            choose_event(form, profiles, idf)
+        if profiles:  # as the store decides: the item's vector once, no evidence kept
+            choose_event(form, profiles, idf, vector=events.vector(conn, form), explain=False)
         t3 = clock()
         events.story_forms = story_forms  # type: ignore[method-assign]
         totals.append((t3 - t0) * 1e6)
