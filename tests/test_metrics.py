@@ -172,8 +172,9 @@ class MonitoredDeployment(Deployment):
 
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MonitoredDeployment]:
-    # a 30 s fetch timeout: the stalled feed below must hang, not fail
-    with running(tmp_path_factory.mktemp("metrics"), MonitoredDeployment, "30s") as d:
+    # a 30 s fetch timeout: the stalled feed below must hang, not fail; polled every second,
+    # so three poll intervals (the stall limit of /healthz) are 3 s
+    with running(tmp_path_factory.mktemp("metrics"), MonitoredDeployment, "30s", "1s") as d:
         assert isinstance(d, MonitoredDeployment)
         yield d
 
