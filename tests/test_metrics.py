@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -222,11 +223,16 @@ def test_reloads_are_counted_as_ok_or_failed(monitored: MonitoredDeployment) -> 
 def test_healthz_turns_503_while_the_poll_cycle_stalls(monitored: MonitoredDeployment) -> None:
     d = monitored
     body = d.feeds.routes["/feed.xml"].body
-    d.feeds.routes["/feed.xml"] = Route(body=body, latency=8.0)  # a feed that hangs 8 s
-    wait_until(lambda: get(f"http://127.0.0.1:{d.port}/healthz")[0] == 503, 15,
-               "/healthz to notice the stall")
-    status, reason = get(f"http://127.0.0.1:{d.port}/healthz")
-    assert status == 503 and "polling is stalled" in reason and "limit 3s" in reason
-    d.feeds.routes["/feed.xml"] = Route(body=body)
+    answer = threading.Event()
+    # a feed that hangs until it is told to answer (20 s at most)
+    d.feeds.routes["/feed.xml"] = Route(body=body, latency=20.0, release=answer)
+    try:
+        wait_until(lambda: get(f"http://127.0.0.1:{d.port}/healthz")[0] == 503, 15,
+                   "/healthz to notice the stall")
+        status, reason = get(f"http://127.0.0.1:{d.port}/healthz")
+        assert status == 503 and "polling is stalled" in reason and "limit 3s" in reason
+        d.feeds.routes["/feed.xml"] = Route(body=body)
+    finally:
+        answer.set()
     wait_until(lambda: get(f"http://127.0.0.1:{d.port}/healthz")[0] == 200, 20,
                "/healthz to recover once the feed answers")
