@@ -28,6 +28,9 @@ class PollPolicy:
     failing_alert_after: float = 6 * 3600.0  # failing this long → one admin alert
     stale_factor: float = 10.0  # silent this many usual gaps → stale
     stale_minimum: float = 3 * 86400.0  # … and at least this long
+    # Never sooner than this after a poll, whatever the interval and jitter: the scheduler
+    # looks once a tick (Settings.tick), so a shorter wait could not be kept anyway.
+    min_delay: float = 1.0
 
 
 def jitter_offset(feed_name: str, interval: float, fraction: float) -> float:
@@ -104,7 +107,8 @@ def next_poll_time(
     asked = server_requested_delay(headers or {}, ttl_minutes, now)
     if asked is not None:
         delay = max(delay, min(asked, policy.max_server_delay))
-    delay = max(1.0, delay + jitter_offset(feed.name, feed.interval, policy.jitter))
+    jitter = jitter_offset(feed.name, feed.interval, policy.jitter)
+    delay = max(policy.min_delay, delay + jitter)
     return now + timedelta(seconds=delay)
 
 

@@ -13,6 +13,11 @@ from pathlib import Path
 
 from bot.errors import ConfigError, Problem
 
+# Seconds between `newsbot run`'s looks at its clock: feeds due, deliveries due, config files
+# edited (every two ticks). So also the shortest wait between two polls of one feed. A second
+# suits real feeds; NEWSBOT_TICK lowers it for local feeds polled faster (the tests do).
+DEFAULT_TICK = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -28,6 +33,7 @@ class Settings:
     log_format: str = "text"
     web_password: str | None = None  # NEWSBOT_WEB_PASSWORD: `newsbot web` beyond loopback
     metrics_listen: tuple[str, int] | None = None  # NEWSBOT_METRICS_PORT: /healthz, /metrics
+    tick: float = DEFAULT_TICK  # NEWSBOT_TICK: how often `newsbot run` looks at its clock
 
 
 def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -47,6 +53,7 @@ def settings_from_env(env: Mapping[str, str], **overrides: object) -> Settings:
     values: dict[str, object] = {
         "web_password": env.get("NEWSBOT_WEB_PASSWORD") or None,
         "metrics_listen": metrics_listen(env.get("NEWSBOT_METRICS_PORT", "")),
+        "tick": tick(env.get("NEWSBOT_TICK", "")),
         "feeds_path": Path(env.get("NEWSBOT_FEEDS", "feeds.yaml")),
         "rules_dir": Path(env.get("NEWSBOT_RULES", "rules")),
         "db_path": Path(env.get("NEWSBOT_DB", "data/newsbot.db")),
@@ -74,6 +81,21 @@ def metrics_listen(text: str) -> tuple[str, int] | None:
         raise ConfigError([Problem("NEWSBOT_METRICS_PORT", 0, f"{text!r} is not a port; write "
                                    "e.g. 9108, or 0.0.0.0:9108 to listen on every address")])
     return (host.strip("[]") or "127.0.0.1", number)
+
+
+def tick(text: str) -> float:
+    """NEWSBOT_TICK: `0.1` (or `0.1s`) → 0.1 seconds; "" → DEFAULT_TICK."""
+    number = text.strip().removesuffix("s")
+    if not number:
+        return DEFAULT_TICK
+    try:
+        seconds = float(number)
+    except ValueError:
+        seconds = -1.0
+    if not 0.01 <= seconds <= 60:  # also refuses nan and inf
+        raise ConfigError([Problem("NEWSBOT_TICK", 0, f"{text.strip()!r} is not a tick; write "
+                                   "seconds from 0.01 to 60, e.g. 1 or 0.1")])
+    return seconds
 
 
 def env_settings(**overrides: object) -> Settings:

@@ -46,6 +46,7 @@ class Route:
     last_modified: str | None = None
     gzip: bool = False
     latency: float = 0.0  # seconds before the status line
+    release: threading.Event | None = None  # set: the latency ends now (a hang a test ends)
     # Hostile behaviours.
     drip: float | None = None  # send the body one byte per `drip` seconds
     redirect_to: str | None = None  # a path on this server or an absolute URL
@@ -121,7 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
             if route is None:
                 self._send_simple(404, b"not found")
                 return
-            if route.latency:
+            if route.release is not None:
+                route.release.wait(route.latency)
+            elif route.latency:
                 time.sleep(route.latency)
             self._answer(route, headers, head=head)
         except (BrokenPipeError, ConnectionResetError):

@@ -4,7 +4,6 @@ mute a company for 7 days and undo it, see a story's other sources, the buttons 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from bot.models import Feed, Hit, Item
 from bot.store import NewItem, Store
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.feedserver import FeedServer, Route
-from tests.test_telegram_e2e import Deployment, rss, wait_until
+from tests.test_telegram_e2e import INTERVAL, Deployment, rss, wait_until
 
 A, B = "/a.xml", "/b.xml"
 ERNIE = "Baidu releases Ernie 5.0, a new large language model"
@@ -32,7 +31,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         for path in (A, B):
             feeds.routes[path] = Route(body=rss([("w1", "Weather today: sunny")]))
         (root / "feeds.yaml").write_text(
-            "defaults: {interval: 1s, timeout: 5s}\n"
+            f"defaults: {{interval: {INTERVAL}, timeout: 5s}}\n"
             f"feeds:\n  - {{name: Wire A, url: \"{feeds.url(A)}\", lang: en}}\n"
             f"  - {{name: Wire B, url: \"{feeds.url(B)}\", lang: en}}\n")
         d.start()
@@ -96,7 +95,8 @@ def test_mute_for_seven_days_undo_and_the_sources_of_a_story(bot: Deployment) ->
 
     publish(d, A, ("prices", PRICES), ("ernie", ERNIE))
     alert(d, other, "halves Ernie")  # the other chat gets it ...
-    time.sleep(1.5)  # ... a poll and a worker pass later, this one still has not
+    d.wait_for_polls(2)  # ... a poll ...
+    d.wait_until_delivered(me)  # ... and a worker pass later, this one still has not
     assert not [m for m in d.fake.messages_to(me) if "halves Ernie" in m.plain]
 
     assert press(d, me, muted, buttons(muted)["🔔 Unmute Baidu"]) == (

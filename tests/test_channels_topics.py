@@ -4,6 +4,7 @@ alert goes to, the store's routes and channels, and a deleted topic at delivery 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,8 +202,10 @@ def test_a_deleted_topic_falls_back_to_general_with_one_notice(store: Store) -> 
             bot = Bot(fake.token, base_url=f"{fake.url}/bot",
                       request=HTTPXRequest(connection_pool_size=8))
             async with bot:
+                # the notice follows the alert into the same forum: no 3 s group pacing
+                # here (test_a_channel_is_paced_like_a_group checks it)
                 worker = DeliveryWorker(store.outbox, store.subscribers, TelegramNotifier(bot),
-                                        render_job, limits=FAST,
+                                        render_job, limits=replace(FAST, group_interval=0.01),
                                         on_topic_gone=TopicFallback(store))
                 await deliver_until(worker, lambda: pending(store) == 0
                                     and len(fake.messages_to(FORUM)) == 2)

@@ -105,6 +105,15 @@ def test_settings_read_env_and_options_win():
     assert settings.telegram_api_url == "http://h"
 
 
+def test_the_tick_is_a_second_unless_newsbot_tick_says_otherwise():
+    assert settings_from_env({}).tick == 1.0
+    assert settings_from_env({"NEWSBOT_TICK": "0.1"}).tick == 0.1
+    assert settings_from_env({"NEWSBOT_TICK": "2s"}).tick == 2.0
+    for bad in ("0", "-1", "soon", "nan", "3600"):
+        with pytest.raises(ConfigError, match=f"'{bad}' is not a tick"):
+            settings_from_env({"NEWSBOT_TICK": bad})
+
+
 def test_bad_admin_id_is_a_clear_error():
     with pytest.raises(ConfigError, match="'bob' is not a Telegram user id"):
         settings_from_env({"NEWSBOT_ADMINS": "1,bob"})

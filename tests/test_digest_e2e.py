@@ -9,7 +9,6 @@ come from record_items (state 'held' for chats in digest mode).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,7 +63,8 @@ def test_digest_command_sets_shows_and_switches_off_the_daily_digest(
     d.say(302, "/start")
     d.publish("d1", MATCH)
     d.fake.wait_for(lambda sent: any(m.chat_id == 302 and "Ernie" in m.text for m in sent), 15)
-    time.sleep(1.5)  # more poll cycles and worker passes
+    d.wait_for_polls(2)  # more poll cycles ...
+    d.wait_until_delivered()  # ... and worker passes
     assert [m for m in d.fake.messages_to(chat) if "Ernie" in m.text] == []
     # Switching off releases what was held: nothing is lost.
     off = d.say(chat, "/digest OFF").plain

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import re
 import signal
-import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ import pytest
 
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.feedserver import FeedServer, Route
-from tests.test_telegram_e2e import Deployment, wait_until
+from tests.test_telegram_e2e import INTERVAL, Deployment, wait_until
 
 CHAT = 4242
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -85,46 +83,30 @@ class Newsroom(Deployment):
         o.entries.extend(entries)
         self.feeds.routes[o.path] = Route(body=rss(o))
 
-    # -- the bot's database, read-only: what is stored and what is still to deliver
-    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]] | None:
-        try:
-            con = sqlite3.connect(f"file:{self.root / 'newsbot.db'}?mode=ro", uri=True, timeout=2)
-        except sqlite3.OperationalError:
-            return None
-        try:
-            return con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:  # not created yet, or busy: ask again
-            return None
-        finally:
-            con.close()
-
+    # -- the bot's database, read-only (Deployment.query): what is stored, what is to deliver
     def stored(self, outlet: str, entry: Entry) -> bool:
         rows = self.query("SELECT 1 FROM items WHERE feed = ? AND guid = ?", (outlet, entry.guid))
         return bool(rows)
 
-    def due_soon(self, within: float = 8.0) -> bool | None:
+    def due_soon(self, within: float = 8.0) -> bool:
         """Whether a delivery to CHAT is pending and due within `within` seconds (an edit
         spaced a minute after the last one is not: waiting for it would only slow tests)."""
-        rows = self.query("SELECT next_try FROM outbox WHERE chat_id = ? AND state = 'pending'",
-                          (CHAT,))
-        if rows is None:
-            return True
-        horizon = datetime.now(UTC) + timedelta(seconds=within)
-        return any(datetime.fromisoformat(str(r[0])) <= horizon for r in rows)
+        return self.pending(CHAT, within) != 0  # None (unreadable yet): assume so
 
     def settle(self, published: list[tuple[str, Entry]], timeout: float = 20.0) -> None:
-        """Wait until every published entry is stored and the chat's outbox is drained.
+        """Wait until every published entry is stored, every feed polled once more, and the
+        chat's outbox is drained: nothing more may arrive.
 
         A delivery due more than a few seconds ahead (an edit spaced a minute after the last
         one) is not waited for: the assertions that follow then show what the chat has got.
         """
         wait_until(lambda: all(self.stored(o, e) for o, e in published), timeout,
                    f"{[e.guid for _, e in published]} to be stored")
+        self.wait_for_polls(2, timeout=timeout)  # a last poll cycle stored what it found
         try:
             wait_until(lambda: not self.due_soon(), timeout, "the outbox to drain")
         except AssertionError:
             pass
-        time.sleep(1.0)  # a last poll cycle and delivery round: nothing more may arrive
 
 
 @contextmanager
@@ -142,7 +124,8 @@ def newsroom(root: Path, outlets: list[tuple[str, str]]) -> Iterator[Newsroom]:
                                      f"https://weather.test/{i}", NOW - timedelta(hours=40)))
             lines.append(f'  - {{name: "{name}", url: "{feeds.url(o.path)}", lang: {lang}}}\n')
         (root / "feeds.yaml").write_text(
-            "defaults: {interval: 1s, timeout: 5s}\nfeeds:\n" + "".join(lines), encoding="utf-8")
+            f"defaults: {{interval: {INTERVAL}, timeout: 5s}}\nfeeds:\n" + "".join(lines),
+            encoding="utf-8")
         try:
             d.start()
             reply = d.say(CHAT, "/start")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,14 +20,14 @@ from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.feedserver import FeedServer, Route
 from tests.filing_lists import MORE_ROWS, ROWS, deep_synthesis_xlsx
 from tests.test_pipeline import rss
-from tests.test_telegram_e2e import REPO, Deployment, wait_until
+from tests.test_telegram_e2e import INTERVAL, REPO, Deployment, wait_until
 
 EVERYTHING, DEEPFAKE, BAIDU, KUAISHOU, LLM = 501, 502, 503, 504, 505
 HEADING = "Deep-synthesis algorithm filings · 第15批 · 2025-11"
 
 
 def feeds_yaml(d: Deployment, *, filings: bool) -> str:
-    text = ("defaults: {interval: 1s, timeout: 5s}\nfeeds:\n"
+    text = (f"defaults: {{interval: {INTERVAL}, timeout: 5s}}\nfeeds:\n"
             f"  - {{name: Local Tech, url: \"{d.feeds.url('/feed.xml')}\"}}\n")
     if filings:
         text += (f"  - {{name: CAC deep synthesis, url: \"{d.feeds.url('/list15.xlsx')}\", "
@@ -109,7 +108,7 @@ def test_a_polled_filing_list_alerts_each_following_chat_once_per_new_filing(
     d.start()
     polls = d.feeds.hits.get("/list15.xlsx", 0)
     wait_until(lambda: d.feeds.hits.get("/list15.xlsx", 0) >= polls + 2, 20, "polls after restart")
-    time.sleep(1.0)  # a delivery worker pass
+    d.wait_until_delivered()  # and what those polls queued, if anything, is sent
     counts = [len(batch_alerts(d, c)) for c in (EVERYTHING, DEEPFAKE, BAIDU, KUAISHOU, LLM)]
     assert counts == [2, 2, 1, 1, 0]
     assert "Traceback" not in d.logs()

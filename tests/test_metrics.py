@@ -7,9 +7,7 @@ the fake Bot API and a feed server, and reads /metrics with prometheus-client's 
 from __future__ import annotations
 
 import asyncio
-import socket
-import urllib.error
-import urllib.request
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from bot.run.metrics import Health, Metrics, MetricsServer
 from bot.settings import metrics_listen, settings_from_env
 from tests.feedserver import Route
 from tests.test_telegram_e2e import MATCH, Deployment, running, wait_until
+from tests.webstore import fetch, free_port
 
 
 class Clock:
@@ -110,10 +109,10 @@ def test_the_server_answers_metrics_health_and_404() -> None:
         await server.start()
         try:
             url = f"http://127.0.0.1:{server.port}"
-            status, body = await asyncio.to_thread(get, url + "/metrics")
+            status, _, body = await asyncio.to_thread(fetch, url + "/metrics")
             clock.now += 5
-            stalled, reason = await asyncio.to_thread(get, url + "/healthz")
-            missing, _ = await asyncio.to_thread(get, url + "/nothing")
+            stalled, _, reason = await asyncio.to_thread(fetch, url + "/healthz")
+            missing, _, _ = await asyncio.to_thread(fetch, url + "/nothing")
         finally:
             await server.close()
         assert "newsbot_config_reloads_total" in body
@@ -139,21 +138,7 @@ def test_a_port_in_use_is_an_error_that_names_the_setting() -> None:
     asyncio.run(scenario())
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 # ---------------------------------------------------------------------------- end to end
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @dataclass
 class MonitoredDeployment(Deployment):
@@ -165,15 +150,16 @@ class MonitoredDeployment(Deployment):
         return super().env() | {"NEWSBOT_METRICS_PORT": str(self.port)}
 
     def metrics(self) -> dict:
-        status, text = get(f"http://127.0.0.1:{self.port}/metrics")
+        status, _, text = fetch(f"http://127.0.0.1:{self.port}/metrics")
         assert status == 200
         return samples(text)
 
 
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MonitoredDeployment]:
-    # a 30 s fetch timeout: the stalled feed below must hang, not fail
-    with running(tmp_path_factory.mktemp("metrics"), MonitoredDeployment, "30s") as d:
+    # a 30 s fetch timeout: the stalled feed below must hang, not fail; polled every second,
+    # so three poll intervals (the stall limit of /healthz) are 3 s
+    with running(tmp_path_factory.mktemp("metrics"), MonitoredDeployment, "30s", "1s") as d:
         assert isinstance(d, MonitoredDeployment)
         yield d
 
@@ -200,7 +186,7 @@ def test_metrics_count_a_poll_an_alert_a_429_and_the_delivery(
     assert value(found, "newsbot_cycle_duration_seconds_count") >= 2
     assert value(found, "newsbot_feeds", health="ok") == 1
     assert value(found, "newsbot_last_successful_cycle_timestamp_seconds") > 1.7e9
-    assert get(f"http://127.0.0.1:{d.port}/healthz")[0] == 200
+    assert fetch(f"http://127.0.0.1:{d.port}/healthz")[0] == 200
 
 
 def test_reloads_are_counted_as_ok_or_failed(monitored: MonitoredDeployment) -> None:
@@ -221,11 +207,16 @@ def test_reloads_are_counted_as_ok_or_failed(monitored: MonitoredDeployment) -> 
 def test_healthz_turns_503_while_the_poll_cycle_stalls(monitored: MonitoredDeployment) -> None:
     d = monitored
     body = d.feeds.routes["/feed.xml"].body
-    d.feeds.routes["/feed.xml"] = Route(body=body, latency=8.0)  # a feed that hangs 8 s
-    wait_until(lambda: get(f"http://127.0.0.1:{d.port}/healthz")[0] == 503, 15,
-               "/healthz to notice the stall")
-    status, reason = get(f"http://127.0.0.1:{d.port}/healthz")
-    assert status == 503 and "polling is stalled" in reason and "limit 3s" in reason
-    d.feeds.routes["/feed.xml"] = Route(body=body)
-    wait_until(lambda: get(f"http://127.0.0.1:{d.port}/healthz")[0] == 200, 20,
+    answer = threading.Event()
+    # a feed that hangs until it is told to answer (20 s at most)
+    d.feeds.routes["/feed.xml"] = Route(body=body, latency=20.0, release=answer)
+    try:
+        wait_until(lambda: fetch(f"http://127.0.0.1:{d.port}/healthz")[0] == 503, 15,
+                   "/healthz to notice the stall")
+        status, _, reason = fetch(f"http://127.0.0.1:{d.port}/healthz")
+        assert status == 503 and "polling is stalled" in reason and "limit 3s" in reason
+        d.feeds.routes["/feed.xml"] = Route(body=body)
+    finally:
+        answer.set()
+    wait_until(lambda: fetch(f"http://127.0.0.1:{d.port}/healthz")[0] == 200, 20,
                "/healthz to recover once the feed answers")

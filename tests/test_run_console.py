@@ -16,6 +16,7 @@ import pytest
 from tests.feedserver import Route
 from tests.test_cli import SIMPLE_RULES, newsbot
 from tests.test_pipeline import rss
+from tests.test_telegram_e2e import INTERVAL, TICK
 from tests.test_telegram_e2e import wait_until as wait_for
 
 
@@ -23,7 +24,7 @@ class Running:
     """`newsbot run` in a work dir; its stdout and stderr lines collected as they come."""
 
     def __init__(self, workdir: Path) -> None:
-        env = dict(os.environ, PTB_TIMEDELTA="1", PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PTB_TIMEDELTA="1", PYTHONUNBUFFERED="1", NEWSBOT_TICK=TICK)
         env.pop("TELEGRAM_BOT_TOKEN", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=workdir, env=env, text=True,
@@ -48,6 +49,15 @@ class Running:
 
     def stderr(self) -> str:
         return "\n".join(self.err)
+
+    def wait_for_cycles(self, n: int) -> None:
+        """Wait until `n` more poll cycles have ended (each logs "cycle: …" after it printed
+        its alerts)."""
+        def cycles() -> int:
+            return sum(" cycle: " in line for line in list(self.err))
+
+        before = cycles()
+        wait_for(lambda: cycles() >= before + n, what=f"{n} more poll cycles")
 
     def stop(self) -> tuple[int, float]:
         """SIGTERM; returns the exit code and how long the exit took."""
@@ -78,8 +88,8 @@ def workdir(tmp_path, feed_server):
     (tmp_path / "rules" / "llm.yaml").write_text(SIMPLE_RULES, encoding="utf-8")
     feed_server.routes["/a"] = Route(body=rss("Qwen 3 tops the charts"), etag='"1"')
     (tmp_path / "feeds.yaml").write_text(
-        f"feeds:\n  - {{name: A, url: '{feed_server.url('/a')}', interval: 1s, timeout: 3s}}\n",
-        encoding="utf-8")
+        f"feeds:\n  - {{name: A, url: '{feed_server.url('/a')}', interval: {INTERVAL}, "
+        "timeout: 3s}\n", encoding="utf-8")
     return tmp_path
 
 
@@ -107,14 +117,14 @@ def test_new_items_alert_once_and_a_restart_does_not_realert(workdir, feed_serve
     wait_for(lambda: "Qwen 3 tops the charts" in bot.stdout(), what="the backfill alert")
     feed_server.routes["/a"] = Route(body=rss("Qwen 3 tops the charts", "Qwen 4 preview"), etag='"2"')
     wait_for(lambda: "Qwen 4 preview" in bot.stdout(), what="the new item's alert")
-    time.sleep(2.5)  # a few more polls: nothing is printed twice
+    bot.wait_for_cycles(3)  # a few more polls: nothing is printed twice
     assert bot.stdout().count("Qwen 4 preview") == 1
     code, took = bot.stop()
     assert code == 0 and took < 10
 
     again = running()
     wait_for(lambda: "cycle: 1 feeds" in again.stderr(), what="a cycle after the restart")
-    time.sleep(1.5)
+    again.wait_for_cycles(2)
     assert again.stdout() == ""
 
 
@@ -167,12 +177,13 @@ def test_feeds_added_and_removed_take_effect_without_a_restart(workdir, feed_ser
     wait_for(lambda: feed_server.hits.get("/a", 0) >= 1, what="first poll of A")
     feed_server.routes["/b"] = Route(body=rss("Qwen on feed B"))
     (workdir / "feeds.yaml").write_text(
-        f"feeds:\n  - {{name: B, url: '{feed_server.url('/b')}', interval: 1s, timeout: 3s}}\n",
-        encoding="utf-8")
+        f"feeds:\n  - {{name: B, url: '{feed_server.url('/b')}', interval: {INTERVAL}, "
+        "timeout: 3s}\n", encoding="utf-8")
     touch_later(workdir / "feeds.yaml")
     wait_for(lambda: "Qwen on feed B" in bot.stdout(), what="the new feed polled")
-    hits_a = feed_server.hits.get("/a", 0)
-    time.sleep(2.5)
+    hits_a, hits_b = feed_server.hits.get("/a", 0), feed_server.hits.get("/b", 0)
+    # B, on A's old interval, polled three more times: A would have been polled meanwhile
+    wait_for(lambda: feed_server.hits.get("/b", 0) >= hits_b + 3, what="three polls of B")
     assert feed_server.hits.get("/a", 0) == hits_a  # removed: no longer polled
     status = json.loads(newsbot("status", "--json", cwd=workdir).stdout)
     assert [s["name"] for s in status] == ["B"]

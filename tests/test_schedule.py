@@ -33,6 +33,12 @@ def test_next_poll_is_the_interval_when_all_is_well():
     assert delay(next_poll_time(FEED, NOW, policy=NO_JITTER)) == 600
 
 
+def test_no_poll_comes_sooner_than_the_next_tick():
+    fast = Feed("F", "http://localhost/feed", interval=0.25)
+    assert delay(next_poll_time(fast, NOW, policy=NO_JITTER)) == 1.0  # a one-second tick
+    assert delay(next_poll_time(fast, NOW, policy=PollPolicy(jitter=0, min_delay=0.1))) == 0.25
+
+
 def test_backoff_doubles_per_consecutive_error_up_to_the_cap_and_never_gives_up():
     delays = [backoff_delay(600, n) for n in range(10)]
     assert delays == [600, 1200, 2400, 4800, 9600, 19200, 21600, 21600, 21600, 21600]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -24,6 +26,10 @@ from tests.feedserver import FeedServer, Route
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN = 999
+# The bot's clock in these tests: it looks every 0.1 s (NEWSBOT_TICK) and polls the feeds
+# every 0.25 s, so a test waits for what it checks rather than for the next whole second.
+TICK = "0.1"
+INTERVAL = "0.25s"
 MATCH = "Baidu releases Ernie 4.5, a new large language model"
 
 
@@ -71,6 +77,7 @@ class Deployment:
             "NEWSBOT_FEEDS": str(self.root / "feeds.yaml"),
             "NEWSBOT_RULES": str(REPO / "rules"), "NEWSBOT_ADMINS": str(ADMIN),
             "NEWSBOT_LOG_LEVEL": "DEBUG", "PTB_TIMEDELTA": "1", "PYTHONUNBUFFERED": "1",
+            "NEWSBOT_TICK": TICK,
         })
         return env
 
@@ -103,16 +110,62 @@ class Deployment:
         self.fake.user_sends(chat_id, text, **kwargs)  # type: ignore[arg-type]
         return self.fake.wait_for_messages(chat_id, before + 1, timeout=10)[before]
 
+    # -- the bot's database, read-only: markers that it got past a point, to wait on
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]] | None:
+        """Rows of a query, or None while the database is not there yet or busy."""
+        try:
+            con = sqlite3.connect(f"file:{self.root / 'newsbot.db'}?mode=ro", uri=True, timeout=2)
+        except sqlite3.OperationalError:
+            return None
+        try:
+            return con.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:  # not created yet, or busy: ask again
+            return None
+        finally:
+            con.close()
+
+    def polls(self) -> dict[str, int]:
+        """Polls recorded per feed. A poll is recorded in the transaction that stores its
+        items and queues their alerts: a count that moved means that poll is done."""
+        return {str(feed): int(n)  # type: ignore[call-overload]
+                for feed, n in self.query("SELECT feed, polls FROM feed_state") or []}
+
+    def wait_for_polls(self, n: int, feeds: Iterable[str] | None = None,
+                       timeout: float = 20.0) -> None:
+        """Wait until each feed (default: each polled so far) has `n` more polls recorded.
+        n=2 takes a poll that started after this call: one in flight may have read older
+        content."""
+        before = self.polls()
+        names = list(before if feeds is None else feeds)
+        assert names, "no feed polled yet"
+        wait_until(lambda: all(self.polls().get(f, 0) >= before.get(f, 0) + n for f in names),
+                   timeout, f"{n} more polls of {names}")
+
+    def pending(self, chat_id: int | None = None, within: float = 0.0) -> int | None:
+        """Deliveries (to `chat_id`, or any chat) still pending and due within `within`
+        seconds; None while the database cannot be read."""
+        rows = self.query("SELECT chat_id, next_try FROM outbox WHERE state = 'pending'")
+        if rows is None:
+            return None
+        horizon = datetime.now(UTC) + timedelta(seconds=within)
+        return sum(1 for chat, next_try in rows if chat_id in (None, chat)
+                   and datetime.fromisoformat(str(next_try)) <= horizon)
+
+    def wait_until_delivered(self, chat_id: int | None = None, timeout: float = 20.0) -> None:
+        """Wait until the delivery worker has nothing due (to `chat_id`, or any chat): a row
+        stays pending until Telegram accepted its message, so the fake has them all."""
+        wait_until(lambda: self.pending(chat_id) == 0, timeout, "the outbox to drain")
+
 
 @contextmanager
-def running(root: Path, kind: type[Deployment] = Deployment,
-            timeout: str = "5s") -> Iterator[Deployment]:
-    """`newsbot run` started against a fake Telegram and one feed polled every second."""
+def running(root: Path, kind: type[Deployment] = Deployment, timeout: str = "5s",
+            interval: str = INTERVAL) -> Iterator[Deployment]:
+    """`newsbot run` started against a fake Telegram and one feed polled every `interval`."""
     with FakeTelegram() as fake, FeedServer() as feeds:
         d = kind(root, fake, feeds)
         d.publish("w1", "Weather today: sunny")
         (root / "feeds.yaml").write_text(
-            f"defaults: {{interval: 1s, timeout: {timeout}}}\n"
+            f"defaults: {{interval: {interval}, timeout: {timeout}}}\n"
             f"feeds:\n  - {{name: Local Tech, url: \"{feeds.url('/feed.xml')}\", lang: en}}\n")
         d.start()
         wait_until(lambda: feeds.hits.get("/feed.xml", 0) >= 1, what="the first poll")
@@ -146,7 +199,8 @@ def test_start_then_a_matching_item_is_alerted_once(deployment: Deployment) -> N
     assert alert.text.startswith("#llm")
     assert '<a href="https://news.test/m1"><b>Baidu</b> releases' in alert.text
     assert "&amp; more news" in alert.text  # feed text escaped
-    time.sleep(2.5)  # two more poll cycles: still exactly one alert
+    d.wait_for_polls(2)  # two more poll cycles ...
+    d.wait_until_delivered()  # ... and what they queued sent: still exactly one alert
     assert len(alerts_to(d, 101, "Ernie 4.5")) == 1
 
 
@@ -180,7 +234,7 @@ def test_lists_follow_and_unfollow(deployment: Deployment) -> None:
     # An llm item no longer reaches 103, but still reaches 101 (follows everything).
     d.publish("m2", "iFlytek unveils Spark chatbot upgrade")
     d.fake.wait_for(lambda sent: any(m.chat_id == 101 and "Spark" in m.text for m in sent), 15)
-    time.sleep(0.5)
+    d.wait_until_delivered(103)  # the poll that alerted 101 queued 103's alert, if any, too
     assert alerts_to(d, 103, "Spark") == []
     # Unfollowing the only follow goes back to everything; pressing a button edits /lists.
     assert "receives every alert again" in d.say(103, "/unfollow deepfake").plain
@@ -303,7 +357,7 @@ def test_a_stop_during_a_fanout_to_50_chats_loses_nothing(tmp_path: Path, sig: i
         try:
             d.publish("w1", "Weather today: sunny")
             (tmp_path / "feeds.yaml").write_text(
-                "defaults: {interval: 1s, timeout: 5s}\n"
+                f"defaults: {{interval: {INTERVAL}, timeout: 5s}}\n"
                 f"feeds:\n  - {{name: Local Tech, url: \"{feeds.url('/feed.xml')}\"}}\n")
             d.start()
             wait_until(lambda: feeds.hits.get("/feed.xml", 0) >= 1, what="the first poll")
@@ -328,7 +382,7 @@ def test_a_stop_during_a_fanout_to_50_chats_loses_nothing(tmp_path: Path, sig: i
             assert at_kill < len(chats), "the fan-out finished before the kill; nothing was tested"
             d.start()
             wait_until(lambda: {m.chat_id for m in alerts()} == set(chats), 30, "every chat's alert")
-            time.sleep(1.0)
+            d.wait_until_delivered()  # the repeats, if any, are sent too
             d.stop()
             per_chat = {c: sum(1 for m in alerts() if m.chat_id == c) for c in chats}
             repeats = sum(n - 1 for n in per_chat.values())

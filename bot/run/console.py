@@ -20,11 +20,14 @@ async def run_console(
     *,
     out: TextIO = sys.stdout,
     stop: asyncio.Event | None = None,
-    tick: float = 1.0,
+    tick: float | None = None,
     on_cycle: Callable[[CycleReport], None] | None = None,
 ) -> None:
-    """Poll every feed on its interval and print alerts, until SIGINT/SIGTERM or `stop`."""
+    """Poll every feed on its interval and print alerts, until SIGINT/SIGTERM or `stop`.
+
+    `tick`: the longest sleep between two looks at the clock (default: the settings')."""
     stop = stop or asyncio.Event()
+    tick = runtime.settings.tick if tick is None else tick
     stop_on_signals(stop)
     log.info("newsbot running with %d feeds (console alerts: no TELEGRAM_BOT_TOKEN set)",
              len(runtime.config.feeds.feeds))

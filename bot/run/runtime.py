@@ -38,10 +38,11 @@ class Runtime:
     """The long-lived parts of a running bot, wired once."""
 
     def __init__(self, settings: Settings, config: Config, *, workers: int | None = None,
-                 policy: PollPolicy = PollPolicy(), metrics: Metrics | None = None) -> None:
+                 policy: PollPolicy | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.config = config
-        self.policy = policy
+        # No feed is due sooner than the scheduler's next look at the clock.
+        self.policy = policy or PollPolicy(min_delay=settings.tick)
         self.metrics = metrics or Metrics(interval=self.shortest_interval)
         self.store = Store(settings.db_path)
         self.fetcher = Fetcher(FetchLimits())
@@ -50,7 +51,7 @@ class Runtime:
                                     self.compose_batch_alert)
         self.pipeline = Pipeline(
             self.store, self.fetcher, Reader.of(config.watchlists), parse_pool=self.parse_pool,
-            policy=policy, filings=self.filings,
+            policy=self.policy, filings=self.filings,
         )
         self._signature = config_signature(settings)
         self._reported_problems: tuple[str, ...] = ()

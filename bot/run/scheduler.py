@@ -22,9 +22,10 @@ class Scheduler:
 
     Each tick starts a cycle for the feeds that are due (in the background: a slow feed
     never holds back the others, and a feed already being polled is skipped), checks the
-    configuration files for edits every `reload_every` seconds, feed health every
-    `health_every` seconds, due digests and weekly briefs every `digest_every` seconds.
-    `on_cycle` receives each finished cycle's report.
+    configuration files for edits every `reload_every` seconds (by default every two ticks
+    of the runtime's settings), feed health every `health_every` seconds, due digests and
+    weekly briefs every `digest_every` seconds. `on_cycle` receives each finished cycle's
+    report.
     """
 
     def __init__(
@@ -32,13 +33,13 @@ class Scheduler:
         runtime: Runtime,
         on_cycle: Callable[[CycleReport], None] | None = None,
         *,
-        reload_every: float = 2.0,
+        reload_every: float | None = None,
         health_every: float = 60.0,
         digest_every: float = 30.0,
     ) -> None:
         self.runtime = runtime
         self.on_cycle = on_cycle
-        self.reload_every = reload_every
+        self.reload_every = 2 * runtime.settings.tick if reload_every is None else reload_every
         self.health_every = health_every
         self.digest_every = digest_every
         self._tasks: set[asyncio.Task[None]] = set()

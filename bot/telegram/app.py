@@ -37,7 +37,6 @@ from bot.telegram.topics import TopicFallback
 
 log = logging.getLogger(__name__)
 
-POLL_TICK = 1.0  # seconds between looks for due feeds (each feed keeps its own interval)
 LONG_POLL = 10  # getUpdates timeout, seconds
 
 
@@ -90,8 +89,10 @@ class TelegramBot:
     """The running bot: Application + poll job + delivery worker, started and stopped together."""
 
     def __init__(self, settings: Settings, runtime: Runtime, *,
-                 limits: DeliveryLimits = DeliveryLimits(), poll_tick: float = POLL_TICK) -> None:
+                 limits: DeliveryLimits | None = None) -> None:
         self.settings = settings
+        # An idle worker looks for due rows (retries, edits, notices) once a tick.
+        limits = limits or DeliveryLimits(idle_poll=settings.tick)
         self.runtime = runtime
         self.app = build_application(settings, limits=limits)
         key = button_key(settings.telegram_token or "")
@@ -104,7 +105,7 @@ class TelegramBot:
         for handler in Commands(self.services).handlers():
             self.app.add_handler(handler)
         self.app.add_error_handler(self.on_error)
-        self.poll_tick = poll_tick
+        self.poll_tick = settings.tick  # looks for due feeds (each keeps its own interval)
         # The runtime's scheduler: due cycles in the background, hot reload, feed health.
         self.scheduler = Scheduler(runtime, self.on_cycle)
         self._worker_task: asyncio.Task[None] | None = None
