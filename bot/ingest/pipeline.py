@@ -111,7 +111,7 @@ class ParsePool:
     so new rules start new workers (the old ones finish the bodies they were given).
 
     By default one worker per core but one: the main process is a busy core of its own in
-    such a cycle (fetching, writing), and every worker costs ~55 MB.
+    such a cycle (fetching, writing), and every worker costs ~40–55 MB (bench/poll_cycle.py).
     """
 
     def __init__(self, workers: int | None = None) -> None:

@@ -36,7 +36,8 @@ BAND_ROWS = 10
 
 # an exact key matches at any time: the whole range of stored times
 _ALWAYS = (-(1 << 62), 1 << 62)
-# Recently placed items remembered with their packed folded titles (~250 bytes each), so
+# Recently placed items remembered with their packed folded titles (~460 bytes each, title
+# and feed included; a TitleForm alone is ~1.4 kB), so
 # that a lookup need not read them back: the candidates of a lookup are mostly the most
 # recent rows of each key (BAND_ROWS), i.e. recent items.
 RECENT_FORMS = 4096

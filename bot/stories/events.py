@@ -76,11 +76,8 @@ class DocFreq:
         for token in form.tf:
             log_df.pop(token, None)
 
-    def idf(self, token: str) -> float:
-        return math.log((self.n + 1) / (self.df.get(token, 0) + 1)) + 1.0
-
     def weights(self, tokens: Iterable[str]) -> list[float]:
-        """idf() of each token, in order."""
+        """The IDF of each token, in order: log(N + 1) - log(df + 1) + 1."""
         log_n = math.log(self.n + 1) + 1.0
         log_df, df = self._log_df, self.df
         out = []
