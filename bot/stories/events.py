@@ -32,9 +32,11 @@ in; `same_event` decides and returns the evidence that `newsbot explain` prints.
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from bot.stories.forms import EventForm
@@ -59,34 +61,23 @@ class DocFreq:
     IDF = log((N + 1) / (df + 1)) + 1. The bot keeps these counts (a small table, or an
     in-memory Counter rebuilt from the last weeks of items at start-up)."""
 
-    __slots__ = ("n", "df", "_log_df")
+    __slots__ = ("n", "df")
 
     def __init__(self) -> None:
         self.n = 0
         self.df: Counter[str] = Counter()
-        # log(df + 1) per token, kept as df changes: weighting a form is then one lookup and
-        # one subtraction per feature, not a logarithm (a template-heavy cycle weights
-        # thousands of forms of ~80 features)
-        self._log_df: dict[str, float] = {}
 
     def add(self, form: EventForm) -> None:
         self.n += 1
         self.df.update(form.tf.keys())
-        log_df = self._log_df
-        for token in form.tf:
-            log_df.pop(token, None)
 
     def weights(self, tokens: Iterable[str]) -> list[float]:
-        """The IDF of each token, in order: log(N + 1) - log(df + 1) + 1."""
+        """The IDF of each token, in order: log(N + 1) - log(df + 1) + 1 (one comprehension:
+        a template-heavy cycle weights thousands of forms of ~100 features, and there every
+        add changes the counts of most tokens, so a cache of logarithms never stays valid)."""
         log_n = math.log(self.n + 1) + 1.0
-        log_df, df = self._log_df, self.df
-        out = []
-        for token in tokens:
-            x = log_df.get(token)
-            if x is None:
-                x = log_df[token] = math.log(df.get(token, 0) + 1)
-            out.append(log_n - x)
-        return out
+        log, df = math.log, self.df.get
+        return [log_n - log(df(token, 0) + 1) for token in tokens]
 
 
 def _weighted(tf: Mapping[str, float], idf: DocFreq | None) -> dict[str, float]:
@@ -94,7 +85,8 @@ def _weighted(tf: Mapping[str, float], idf: DocFreq | None) -> dict[str, float]:
         vec = {k: math.sqrt(v) for k, v in tf.items()}
     else:
         vec = {k: math.sqrt(v) * w for (k, v), w in zip(tf.items(), idf.weights(tf), strict=True)}
-    norm = math.sqrt(sum(x * x for x in vec.values())) or 1.0
+    values = vec.values()
+    norm = math.sqrt(sum(map(operator.mul, values, values))) or 1.0
     return {k: x / norm for k, x in vec.items()}
 
 
@@ -137,6 +129,8 @@ class StoryProfile:
     # kept as a sum (and its squared norm) so that adding a member costs its own size only
     centroid: dict[str, float] = field(default_factory=dict)
     centroid_sq: float = 0.0
+    # distinct_titles(), kept until the members change
+    _distinct: list[EventForm] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, forms: Iterable[EventForm], idf: DocFreq | None = None) -> StoryProfile:
@@ -154,6 +148,7 @@ class StoryProfile:
         self.n += 1
         vec = vector if vector is not None else _weighted(form.tf, idf)
         self.members.append(form)
+        self._distinct = None
         self.vectors.append(vec)
         _accumulate(self.lang_sums.setdefault(form.lang, {}), vec, 1.0)
         self.lang_counts[form.lang] += 1
@@ -173,11 +168,26 @@ class StoryProfile:
         self.places.update(form.places)
         self.dates.update(form.dates)
         self.langs[form.lang] += 1
+        # cen[t] += x, and |cen|² += 2·old·x + x² term by term, in this order (sum() adds
+        # floats left to right from its start): the loop it replaces, iterated in C
         cen = self.centroid
-        for t, x in vec.items():
-            old = cen.get(t, 0.0)
-            cen[t] = old + x
-            self.centroid_sq += 2 * old * x + x * x
+        olds, xs = list(map(cen.get, vec, repeat(0.0))), list(vec.values())
+        self.centroid_sq = sum(map(operator.add,
+                                   map(operator.mul, map(operator.mul, repeat(2.0), olds), xs),
+                                   map(operator.mul, xs, xs)), self.centroid_sq)
+        cen.update(zip(vec, map(operator.add, olds, xs)))
+
+    def distinct_titles(self) -> list[EventForm]:
+        """The latest members, one per distinct (title, numbers), first first: a syndicated
+        or templated story repeats its titles, and each is compared once."""
+        if self._distinct is None:
+            seen: set[tuple[str, frozenset[str]]] = set()
+            self._distinct = []
+            for m in self.members:
+                if (m.title, m.numbers) not in seen:
+                    seen.add((m.title, m.numbers))
+                    self._distinct.append(m)
+        return self._distinct
 
     def kinds(self) -> set[str]:
         """The story's kind(s): headline actions carried by at least a third of the members
@@ -190,9 +200,16 @@ class StoryProfile:
         return {e for e, c in self.entities.items() if c * 3 >= self.n}
 
 
+def _dot(vec: Mapping[str, float], other: Mapping[str, float]) -> float:
+    """Σ vec[t]·other[t], iterated in C: a template-heavy cycle computes tens of thousands
+    of these (the same sum, in the same order, as a generator over vec.items())."""
+    return sum(map(operator.mul, vec.values(), map(other.get, vec, repeat(0.0))))
+
+
 def _accumulate(total: dict[str, float], vec: Mapping[str, float], sign: float) -> None:
-    for t, x in vec.items():
-        total[t] = total.get(t, 0.0) + sign * x
+    """total += sign · vec (sign ±1), iterated in C."""
+    op = operator.add if sign > 0 else operator.sub
+    total.update(zip(vec, map(op, map(total.get, vec, repeat(0.0)), vec.values())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,13 +280,9 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     # only the near-identical decide; below the limit a similarity is evidence for explain
     cutoff = 0.0 if explain else limit
     best_dup, near = 0.0, False  # the most similar title; a near-identical one, numbers agreeing
-    compared: set[tuple[str, object]] = set()
-    for m in profile.members:
-        # a syndicated or templated story repeats its members' titles: compare each once
-        if (m.title, m.numbers) in compared:
-            continue
-        compared.add((m.title, m.numbers))
-        numbers_agree = not form.numbers or not m.numbers or bool(form.numbers & m.numbers)
+    numbers = form.numbers
+    for m in profile.distinct_titles():
+        numbers_agree = not numbers or not m.numbers or not numbers.isdisjoint(m.numbers)
         if not numbers_agree and not explain:
             continue  # cannot make it a copy ("… 4.5" / "… 5"): not worth comparing
         sim = _near_duplicate(form, m, cutoff)
@@ -379,11 +392,11 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     vec = vector if vector is not None else _weighted(form.tf, idf)
     cen = profile.centroid
     cnorm = math.sqrt(profile.centroid_sq) or 1.0
-    text = sum(x * cen.get(t, 0.0) for t, x in vec.items()) / cnorm
+    text = _dot(vec, cen) / cnorm
     same_lang = profile.lang_counts.get(form.lang, 0)
     if same_lang:
         lang_sum = profile.lang_sums[form.lang]
-        sl = sum(x * lang_sum.get(t, 0.0) for t, x in vec.items()) / same_lang
+        sl = _dot(vec, lang_sum) / same_lang
         ev["text_same_lang"] = round(sl, 3)
         if sl < MIN_SAME_LANG_TEXT:
             conflicts.append(f"wording {sl:.2f} with same-language reports")
