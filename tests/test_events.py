@@ -173,6 +173,38 @@ def test_a_rolled_back_record_leaves_no_event_form_and_no_cached_member(tmp_path
     store.close()
 
 
+def test_a_member_written_by_another_process_is_in_the_cached_profile(tmp_path, read) -> None:
+    """Profiles are cached and kept up to date by this store's own writes; a member that
+    another connection (a second `newsbot poll`) commits must still be counted."""
+    from bot.models import Feed, Hit, Item
+    from bot.store import NewItem, Store
+
+    at = datetime.fromtimestamp(T0, UTC)
+    hit = Hit("baidu", "llm", "Baidu", "title", 0, 5)
+
+    def new(key: str, title: str) -> NewItem:
+        item = Item(key=key, feed=key, title=title, summary="", link=None, published=at,
+                    lang="en")
+        return NewItem(item, (hit,), None, read(title))
+
+    mine, theirs = Store(tmp_path / "events.db"), Store(tmp_path / "events.db")
+    [first] = mine.intake.record_items(
+        Feed("A", "https://a.test/"),
+        [new("a1", "Baidu unveils Ernie 5.0, its most capable model yet")], at, backfill=False)
+    story = first.stored.story_id
+    with mine.db.lock:
+        assert mine.events.profiles(mine.db.conn, [story])[story].n == 1  # now cached
+    [other] = theirs.intake.record_items(
+        Feed("B", "https://b.test/"),
+        [new("b1", "Baidu Unveils ERNIE 5.0 Model as Chinese AI Race Heats Up")], at,
+        backfill=False)
+    assert other.stored.story_id == story
+    with mine.db.lock:
+        assert mine.events.profiles(mine.db.conn, [story])[story].n == 2
+    mine.close()
+    theirs.close()
+
+
 def test_a_probe_is_its_doers_act_another_doers_probe_is_another_story(read) -> None:
     """One regulator's probe of a company and a rival's are two happenings, though they share
     the company and the kind of act; reports of the one probe join however they are worded."""

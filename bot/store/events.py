@@ -2,8 +2,9 @@
 
 The decision itself is pure (bot/stories/events.py); this part gives it what it compares: the
 candidate stories of the last 48 hours that share an event key (one indexed query, bounded),
-each story's profile (rebuilt from its members' stored forms, cached while the story's
-membership is unchanged) and document frequencies of the stored forms' text features.
+each story's profile (rebuilt from its members' stored forms, then kept up to date as members
+are added, and dropped when another process writes) and document frequencies of the stored
+forms' text features.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from bot.store.db import Db, chunks, marks
+from bot.store.db import Db
 from bot.stories.events import MAX_MEMBERS, WINDOW_S, DocFreq, StoryProfile, weighted
-from bot.stories.forms import EventForm, form_from_json, form_to_json
+from bot.stories.forms import EventForm, form_from_json, form_json
 
 # A story lookup considers at most this many stories that share an event key, those sharing
 # the most keys first (a product version, a topic-like action, several entities), then the
@@ -41,8 +42,12 @@ class Events:
 
     def __init__(self, db: Db) -> None:
         self.db = db
-        self._profiles: OrderedDict[int, tuple[int, StoryProfile]] = OrderedDict()
+        self._profiles: OrderedDict[int, StoryProfile] = OrderedDict()
         self._idf: DocFreq | None = None
+        # SQLite's data_version when the cached profiles were last known to be whole: it
+        # changes when another connection (a second `newsbot` process) commits, and only
+        # then can a cached profile miss a member (this one's adds go through add())
+        self._version: int | None = None
 
     def candidates(self, conn: sqlite3.Connection, keys: Sequence[int], at: int,
                    window: int = WINDOW_S) -> list[int]:
@@ -63,25 +68,33 @@ class Events:
         ).fetchall()
         return [story_id for (story_id,) in rows]
 
-    def profiles(self, conn: sqlite3.Connection, story_ids: Sequence[int]) -> dict[int, StoryProfile]:
-        """The profile of each of these stories that has event members (cached per membership)."""
-        counts: dict[int, int] = {}
-        for chunk in chunks(sorted(set(story_ids))):
-            counts.update(conn.execute(
-                f"""SELECT story_id, COUNT(*) FROM item_events
-                    WHERE story_id IN ({marks(chunk)}) GROUP BY story_id""", chunk).fetchall())
+    def profiles(self, conn: sqlite3.Connection,
+                 story_ids: Sequence[int]) -> dict[int, StoryProfile]:
+        """The profile of each of these stories that has event members: cached, and rebuilt
+        from its stored forms when not cached or when another process has written since."""
+        self._sync(conn)
         out: dict[int, StoryProfile] = {}
         idf = self.idf(conn)
-        for story_id, n in counts.items():
-            cached = self._profiles.get(story_id)
-            if cached is None or cached[0] != n:
+        for story_id in sorted(set(story_ids)):
+            profile = self._profiles.get(story_id)
+            if profile is None:
                 forms = self.story_forms(conn, story_id, MAX_PROFILE_MEMBERS)
-                cached = (n, StoryProfile.of(forms, idf))
-                self._remember(story_id, cached)
+                if not forms:
+                    continue
+                profile = StoryProfile.of(forms, idf)
+                self._remember(story_id, profile)
             else:
                 self._profiles.move_to_end(story_id)
-            out[story_id] = cached[1]
+            out[story_id] = profile
         return out
+
+    def _sync(self, conn: sqlite3.Connection) -> None:
+        """Drop the cached profiles if another connection has committed since they were
+        checked last: a PRAGMA, where counting each candidate's members was a query each."""
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        if version != self._version:
+            self._profiles.clear()
+            self._version = version
 
     def story_forms(self, conn: sqlite3.Connection, story_id: int,
                     limit: int = MAX_MEMBERS) -> list[EventForm]:
@@ -119,33 +132,35 @@ class Events:
         return weighted(form, self.idf(conn))
 
     def add(self, conn: sqlite3.Connection, item_id: int, story_id: int, form: EventForm,
-            new_story: bool, *, vector: dict[str, float] | None = None) -> None:
+            new_story: bool, *, vector: dict[str, float] | None = None,
+            stored: str | None = None) -> None:
         """Store one placed item's form, inside the caller's transaction, at once: the next
         item of the same batch may be of the same story and must see it in its profile. The
         cached profile and the frequencies learn it too (forget() after a rollback).
-        `vector`: its vector() from before it was counted, else weighted here after."""
+        `vector`: its vector() from before it was counted, else weighted here after;
+        `stored`: its form_json(), when made already (in a parse worker)."""
         conn.execute(
             "INSERT INTO item_events (item_id, story_id, at, form) VALUES (?,?,?,?)",
-            [item_id, story_id, form.at, json.dumps(form_to_json(form), ensure_ascii=False)],
+            [item_id, story_id, form.at, stored if stored is not None else form_json(form)],
         )
         idf = self.idf(conn)
         idf.add(form)
-        cached = self._profiles.get(story_id)
-        if cached is not None:
-            cached[1].add(form, idf, vector=vector)
-            self._profiles[story_id] = (cached[0] + 1, cached[1])
+        profile = self._profiles.get(story_id)
+        if profile is not None:
+            profile.add(form, idf, vector=vector)
         elif new_story:
             profile = StoryProfile()
             profile.add(form, idf, vector=vector)
-            self._remember(story_id, (1, profile))
+            self._remember(story_id, profile)
 
     def forget(self) -> None:
         """Drop every cached profile and frequency (after a rolled-back transaction)."""
         self._profiles.clear()
         self._idf = None
+        self._version = None
 
-    def _remember(self, story_id: int, entry: tuple[int, StoryProfile]) -> None:
-        self._profiles[story_id] = entry
+    def _remember(self, story_id: int, profile: StoryProfile) -> None:
+        self._profiles[story_id] = profile
         self._profiles.move_to_end(story_id)
         while len(self._profiles) > _CACHE_STORIES:
             self._profiles.popitem(last=False)
