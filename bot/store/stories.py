@@ -303,13 +303,23 @@ class Stories:
             if (hit := recent.get(item_id)) is not None:
                 known[item_id] = hit
         known.update(_titles(conn, {c[1] for per in kept for c in per} - known.keys()))
-        return [
-            [StoryCandidate(story_id=story_id, item_id=item_id, exact=bool(exact),
-                            at=datetime.fromtimestamp(at, UTC), title=known[item_id][0],
-                            feed=known[item_id][1], packed=known[item_id][2])
-             for story_id, item_id, exact, at, _ in per]
-            for per in kept
-        ]
+        # one (frozen) candidate per stored item, shared by the probes that found it: in a
+        # template-heavy batch most candidates are found by several of its items
+        made: dict[tuple[int, int, int, int], StoryCandidate] = {}
+        out: list[list[StoryCandidate]] = []
+        for per in kept:
+            row = []
+            for story_id, item_id, exact, at, _ in per:
+                candidate = made.get((story_id, item_id, exact, at))
+                if candidate is None:
+                    title, feed, packed = known[item_id]
+                    candidate = made[story_id, item_id, exact, at] = StoryCandidate(
+                        story_id=story_id, item_id=item_id, exact=bool(exact),
+                        at=datetime.fromtimestamp(at, UTC), title=title, feed=feed,
+                        packed=packed)
+                row.append(candidate)
+            out.append(row)
+        return out
 
 
 def probe(item: Item, keys: StoryKeys | None, now: datetime) -> StoryKeys:
