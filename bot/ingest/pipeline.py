@@ -396,8 +396,8 @@ def new_items(read: ReadFeed) -> list[NewItem]:
     first: dict[str, Item] = {}
     for item in read.parsed.items:
         first.setdefault(item.key, item)
-    return [NewItem(first[key], hits, read.story_keys.get(key), event)
-            for key, (hits, event) in read.readings.items()]
+    return [NewItem(first[key], hits, read.story_keys.get(key), event, stored)
+            for key, (hits, event, stored) in read.readings.items()]
 
 
 class _Writer:

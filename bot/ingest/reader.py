@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.models import Feed, Hit, Item, ParsedFeed
-from bot.stories.forms import EventForm
+from bot.stories.forms import EventForm, form_json
 from bot.stories.keys import StoryKeys
 
 Matcher = Callable[[str, str], list[Hit]]
 # A matched item read as an event (bot/stories/forms.py event_form with the current rules)
 Describer = Callable[[Item, list[Hit]], EventForm]
-# what reading found in one item: its hits, and its event form when it matched a list
-Reading = tuple[list[Hit], EventForm | None]
+# what reading found in one item: its hits, and when it matched a list its event form and
+# that form as the store keeps it (forms.form_json: serialized here, not by the one writer)
+Reading = tuple[list[Hit], EventForm | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +63,18 @@ class Reader:
             if item.key in out:
                 continue
             hits = self.match(item.title, item.summary)
-            event = None
+            event = stored = None
             if self.describe is not None and any(h.list for h in hits):
                 event = self.describe(item, hits)
-            out[item.key] = (hits, event)
+                stored = form_json(event)
+            out[item.key] = (hits, event, stored)
         return out
 
 
 class _Events:
-    """A matched item read as an event with the watchlists' product lexicon (the store sets
-    its time). The lexicon is built where it is used, and not pickled with the reader."""
+    """A matched item read as an event with the watchlists' product lexicon, at its published
+    time (the time the store gives it: without one, the store sets "first seen"). The
+    lexicon is built where it is used, and not pickled with the reader."""
 
     def __init__(self, watchlists: Any) -> None:
         self._watchlists = watchlists
@@ -84,7 +87,8 @@ class _Events:
             from bot.stories.lexicon import build_lexicon
 
             self._lexicon = build_lexicon(self._watchlists)
-        return event_form(item.title, item.summary, item.lang, hits, 0, self._lexicon)
+        at = int(item.published.timestamp()) if item.published is not None else 0
+        return event_form(item.title, item.summary, item.lang, hits, at, self._lexicon)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_watchlists": self._watchlists, "_lexicon": None}

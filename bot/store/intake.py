@@ -34,6 +34,7 @@ class NewItem:
     hits: Sequence[Hit] = field(default_factory=tuple)
     story_keys: StoryKeys | None = None  # computed off the writer when possible
     event: EventForm | None = None  # a matched item read as an event (bot/stories/forms.py)
+    event_json: str | None = None  # that form as stored (forms.form_json), if made already
 
     @property
     def matched(self) -> bool:
@@ -166,7 +167,11 @@ class Intake:
                 candidates = [*found[offset], *batch.candidates(keys)]
                 # the same URL/GUID or a near-identical title: the same story, whatever it is
                 story_id = choose_story(keys, candidates, feed=feed.name)
-                form = replace(new.event, at=epoch(keys.at)) if new.event and new.matched else None
+                form, stored = None, None
+                if new.event is not None and new.matched:
+                    form, stored = new.event, new.event_json
+                    if form.at != epoch(keys.at):  # read without its time: first seen
+                        form, stored = replace(form, at=epoch(keys.at)), None
                 event_keys = event_index_keys(form) if form else ()
                 vector = self._events.vector(conn, form) if form is not None else None
                 if form is not None and story_id is None:
@@ -176,7 +181,8 @@ class Intake:
                 batch.add(keys, item_id, story_id, new.item.title, feed.name)
                 self._stories.remember(item_id, keys, feed.name)
                 if form is not None:
-                    self._events.add(conn, item_id, story_id, form, is_new, vector=vector)
+                    self._events.add(conn, item_id, story_id, form, is_new, vector=vector,
+                                     stored=stored)
                     for key in event_keys:
                         batch_events.setdefault(key, set()).add(story_id)
                     event_index += [(key, form.at, item_id, story_id) for key in event_keys]

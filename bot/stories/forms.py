@@ -11,6 +11,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections import Counter
@@ -341,6 +342,11 @@ def form_to_json(form: EventForm) -> dict[str, Any]:
             value = dict(value)
         out[name] = value
     return out
+
+
+def form_json(form: EventForm) -> str:
+    """A form as the store keeps it (item_events.form): form_to_json as JSON text."""
+    return json.dumps(form_to_json(form), ensure_ascii=False)
 
 
 # fields that forms stored before them lack (read as empty)
