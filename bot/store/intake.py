@@ -267,6 +267,9 @@ class Intake:
                 f"SELECT story_id, id FROM alerts WHERE story_id IN ({marks(chunk)})",
                 chunk).fetchall())
         subscribers: list[Subscriber] | None = None
+        # an alert's edits are queued once per batch: its later new sources in the batch
+        # find them pending (queue_edits would return the same count and queue nothing)
+        edited: dict[int, int] = {}
         recorded: list[Recorded] = []
         for new, item_id, story_id, _ in placed:
             item = new.item
@@ -280,7 +283,9 @@ class Intake:
                 backfill=backfill, hits=tuple(new.hits), story_id=story_id,
             )
             if alert_id is not None:
-                edits = queue_edits(conn, alert_id, now)
+                edits = edited.get(alert_id)
+                if edits is None:
+                    edits = edited[alert_id] = queue_edits(conn, alert_id, now)
                 recorded.append(Recorded(stored, alert_id, edits, kind="source"))
                 continue
             alert_id = conn.execute(
