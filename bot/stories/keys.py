@@ -467,7 +467,7 @@ def numbers_agree(a: TitleForm, b: TitleForm) -> bool:
 def _numbers_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if not a or not b or a == b:
         return True
-    small, large = sorted((a, b), key=len)
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
     return _sub_multiset(small, large)
 
 
