@@ -12,7 +12,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.models import Item
 from bot.store.db import Db, chunks, epoch, from_ts, marks, ts
@@ -314,9 +314,7 @@ class Stories:
                 if candidate is None:
                     title, feed, packed = known[item_id]
                     candidate = made[story_id, item_id, exact, at] = StoryCandidate(
-                        story_id=story_id, item_id=item_id, exact=bool(exact),
-                        at=datetime.fromtimestamp(at, UTC), title=title, feed=feed,
-                        packed=packed)
+                        story_id, item_id, title, None, bool(exact), feed, packed, epoch=at)
                 row.append(candidate)
             out.append(row)
         return out
@@ -354,7 +352,7 @@ class Batch:
         found: dict[int, StoryCandidate] = {}
         for key in keys.exact:
             for c in self._by_key.get(key, ()):
-                found[c.item_id] = replace(c, exact=True)
+                found[c.item_id] = c.as_exact()
         for key in keys.bands:
             for c in self._by_key.get(key, ()):
                 if c.at is None or keys.at is None or abs(c.at - keys.at) <= self._window:

@@ -30,7 +30,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.match.normalize import fold
@@ -117,17 +117,45 @@ class StoryKeys:
         return tuple(exact_index(key) for key in self.exact) + self.bands
 
 
-@dataclass(frozen=True, slots=True)
 class StoryCandidate:
-    """A stored item that shares a key with a new one (as returned by Store.find_story)."""
+    """A stored item that shares a key with a new one (as returned by Store.find_story).
 
-    story_id: int
-    item_id: int
-    title: str
-    at: datetime | None
-    exact: bool  # shares a URL/GUID key, not only a band
-    feed: str | None = None
-    packed: str | None = field(default=None, compare=False, repr=False)  # its pack_form()
+    A slotted class rather than a frozen dataclass: a template-heavy batch makes ~15 of these
+    per item and choose_story drops most of them on their numbers, so a stored candidate
+    keeps its time as Unix seconds (`epoch`) until its datetime is read, and reads its
+    numbers off the packed form once."""
+
+    __slots__ = ("story_id", "item_id", "title", "exact", "feed", "packed", "_at", "_epoch",
+                 "_numbers")
+
+    def __init__(self, story_id: int, item_id: int, title: str, at: datetime | None,
+                 exact: bool, feed: str | None = None, packed: str | None = None, *,
+                 epoch: int | None = None) -> None:
+        self.story_id = story_id
+        self.item_id = item_id
+        self.title = title
+        self.exact = exact  # shares a URL/GUID key, not only a band
+        self.feed = feed
+        self.packed = packed  # its pack_form()
+        self._at = at
+        self._epoch = epoch
+        self._numbers: tuple[str, ...] | None = None
+
+    @property
+    def at(self) -> datetime | None:
+        """Publication time, else first seen."""
+        if self._at is None and self._epoch is not None:
+            self._at = datetime.fromtimestamp(self._epoch, UTC)
+        return self._at
+
+    def as_exact(self) -> StoryCandidate:
+        """The same candidate, found by an exact key."""
+        return StoryCandidate(self.story_id, self.item_id, self.title, self._at, True,
+                              self.feed, self.packed, epoch=self._epoch)
+
+    def __repr__(self) -> str:
+        return (f"StoryCandidate(story_id={self.story_id}, item_id={self.item_id}, "
+                f"title={self.title!r}, at={self.at!r}, exact={self.exact}, feed={self.feed!r})")
 
     @property
     def folded(self) -> TitleForm:
@@ -137,9 +165,10 @@ class StoryCandidate:
     @property
     def numbers(self) -> tuple[str, ...]:
         """The folded title's numbers (read off a packed form without unpacking it)."""
-        if self.packed is not None:
-            return tuple(self.packed.split(_FIELD)[2].split())
-        return self.folded.numbers
+        if self._numbers is None:
+            self._numbers = (tuple(self.packed.split(_FIELD)[2].split())
+                             if self.packed is not None else self.folded.numbers)
+        return self._numbers
 
 
 def story_keys(
@@ -557,10 +586,10 @@ def choose_story(
     for c in candidates:
         if feed is not None and c.feed == feed:
             continue
+        if not _numbers_agree(mine.numbers, c.numbers):
+            continue  # first: template titles share words, not their numbers
         if not within_window(keys.at, c.at, window):
             continue  # before folding: most candidates of a busy band are too old or too new
-        if not _numbers_agree(mine.numbers, c.numbers):
-            continue  # before unpacking: template titles share words, not their numbers
         form = c.folded
         if not same_title_story(mine, form, keys.at, c.at, window=window):
             continue
