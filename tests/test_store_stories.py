@@ -157,6 +157,25 @@ def test_an_item_stored_without_a_folded_title_is_folded_from_its_title(store: S
     assert add(store, "ft", "Baidu unveils Ernie 4.0 chatbot", "https://ft.com/ernie")[1] is False
 
 
+def test_the_writer_reads_a_candidates_feed_beside_its_form_or_from_the_item(
+        store: Store) -> None:
+    """The writer's lookup reads a candidate's feed from title_forms (m016); an item stored
+    before m016 has none there and is read through items. Either way one feed's repeated
+    title stays two stories, and another feed's joins."""
+    for before_m016 in (False, True):
+        title = f"Baidu unveils Ernie 4.{int(before_m016)} chatbot"
+        story, _ = add(store, "reuters", title, f"https://reuters.com/{before_m016}/a")
+        if before_m016:
+            store.db.conn.execute("UPDATE title_forms SET feed = NULL")
+        store.stories.forget()  # as after a restart: candidates are read back
+        same_feed, new_story = add(store, "reuters", title, f"https://reuters.com/{before_m016}/b",
+                                   at=NOON + timedelta(minutes=5))
+        assert new_story and same_feed != story
+        store.stories.forget()
+        assert add(store, "ft", title, f"https://ft.com/{before_m016}",
+                   at=NOON + timedelta(minutes=9)) == (story, False)
+
+
 def test_find_story_returns_exact_candidates_first(store: Store) -> None:
     add(store, "scmp", "Baidu unveils Ernie 4.0 chatbot", "https://scmp.com/ernie")
     add(store, "reuters", "Something unrelated happened", "https://reuters.com/ernie")

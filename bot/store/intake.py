@@ -151,7 +151,7 @@ class Intake:
             if not fresh:
                 return PollOutcome(0, [])
             probes = [probe(new.item, new.story_keys, now) for new in fresh]
-            found = self._stories.lookup(conn, probes, now)
+            found = self._stories.lookup(conn, probes, now, titles=False)
             # Ids are given here, not by INSERT: the whole batch then goes in with executemany.
             # A new story takes the id of its first item (story ids never pass item ids, so
             # the two never collide). An item of a story started in this batch is inserted
@@ -197,8 +197,8 @@ class Intake:
                  for new, item_id, story_id, _ in placed],
             )
             conn.executemany(  # titles as the story lookup compares them (Stories.lookup)
-                "INSERT INTO title_forms (item_id, form) VALUES (?,?)",
-                [(item_id, keys.packed or pack_form(keys.form))
+                "INSERT INTO title_forms (item_id, form, feed) VALUES (?,?,?)",
+                [(item_id, keys.packed or pack_form(keys.form), feed.name)
                  for (_, item_id, _, _), keys in zip(placed, probes, strict=True)],
             )
             conn.executemany(  # the search index, in the same transaction (store/search.py)

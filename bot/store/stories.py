@@ -254,6 +254,7 @@ class Stories:
         *,
         window: timedelta = WINDOW,
         limit: int = 200,
+        titles: bool = True,
     ) -> list[list[StoryCandidate]]:
         """Stored items sharing a key with each probe: one indexed query for all of them.
 
@@ -261,6 +262,8 @@ class Stories:
         only its BAND_ROWS most recent rows there: a title shared by thousands of items (a
         series, a template) must not make one lookup read thousands of rows. Per probe,
         exact matches come first, then the items sharing most keys, at most `limit`.
+        `titles=False` (the writer, which compares folded forms): a candidate with a stored
+        form may come without its title (None).
         """
         wanted: list[tuple[int, int, int, int, int]] = []
         heads: list[tuple[int, int, int, int, int]] = []  # hot keys: fewer rows each
@@ -298,11 +301,12 @@ class Stories:
         # each distinct candidate's title once, not once per shared key (a near-copy shares
         # ten): remembered if it was placed recently, else read with its folded form
         recent = self._recent
-        known: dict[int, tuple[str, str, str | None]] = {}
+        known: dict[int, tuple[str | None, str, str | None]] = {}
         for item_id in {c[1] for per in kept for c in per}:
             if (hit := recent.get(item_id)) is not None:
                 known[item_id] = hit
-        known.update(_titles(conn, {c[1] for per in kept for c in per} - known.keys()))
+        known.update(_titles(conn, {c[1] for per in kept for c in per} - known.keys(),
+                             titles=titles))
         # one (frozen) candidate per stored item, shared by the probes that found it: in a
         # template-heavy batch most candidates are found by several of its items
         made: dict[tuple[int, int, int, int], StoryCandidate] = {}
@@ -326,11 +330,18 @@ def probe(item: Item, keys: StoryKeys | None, now: datetime) -> StoryKeys:
     return keys if keys.at is not None else replace(keys, at=now)
 
 
-def _titles(conn: sqlite3.Connection,
-            item_ids: set[int]) -> dict[int, tuple[str, str, str | None]]:
+def _titles(conn: sqlite3.Connection, item_ids: set[int], *,
+            titles: bool = True) -> dict[int, tuple[str | None, str, str | None]]:
     """Title, feed and packed title form of each of these items (no form: stored before
-    title_forms existed)."""
-    out: dict[int, tuple[str, str, str | None]] = {}
+    title_forms existed). `titles=False`: an item whose form and feed title_forms holds is
+    read from there alone, without its title (None)."""
+    out: dict[int, tuple[str | None, str, str | None]] = {}
+    if not titles:
+        for chunk in chunks(sorted(item_ids)):
+            out.update((i, (None, feed, form)) for i, feed, form in conn.execute(
+                f"""SELECT item_id, feed, form FROM title_forms
+                    WHERE item_id IN ({marks(chunk)}) AND feed IS NOT NULL""", chunk))
+        item_ids = item_ids - out.keys()  # stored before m015 (no form) or m016 (no feed)
     for chunk in chunks(sorted(item_ids)):
         out.update((i, (title, feed, form)) for i, title, feed, form in conn.execute(
             f"""SELECT i.id, i.title, i.feed, f.form FROM items i

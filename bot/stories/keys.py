@@ -120,25 +120,22 @@ class StoryKeys:
 class StoryCandidate:
     """A stored item that shares a key with a new one (as returned by Store.find_story).
 
-    A slotted class rather than a frozen dataclass: a template-heavy batch makes ~15 of these
-    per item and choose_story drops most of them on their numbers, so a stored candidate
-    keeps its time as Unix seconds (`epoch`) until its datetime is read, and reads its
-    numbers off the packed form once."""
+    Not a frozen dataclass: a template-heavy batch makes ~15 per item and choose_story drops
+    most on their numbers, so a stored one keeps its time as Unix seconds (`epoch`) until
+    its datetime is read, and reads its numbers off the packed form once."""
 
     __slots__ = ("story_id", "item_id", "title", "exact", "feed", "packed", "_at", "_epoch",
                  "_numbers")
 
-    def __init__(self, story_id: int, item_id: int, title: str, at: datetime | None,
+    def __init__(self, story_id: int, item_id: int, title: str | None, at: datetime | None,
                  exact: bool, feed: str | None = None, packed: str | None = None, *,
                  epoch: int | None = None) -> None:
         self.story_id = story_id
         self.item_id = item_id
-        self.title = title
+        self.title = title  # None: read without it (Stories.lookup titles=False), packed set
         self.exact = exact  # shares a URL/GUID key, not only a band
-        self.feed = feed
-        self.packed = packed  # its pack_form()
-        self._at = at
-        self._epoch = epoch
+        self.feed, self.packed = feed, packed  # packed: its pack_form()
+        self._at, self._epoch = at, epoch
         self._numbers: tuple[str, ...] | None = None
 
     @property
@@ -160,7 +157,11 @@ class StoryCandidate:
     @property
     def folded(self) -> TitleForm:
         """The folded title (unpacked, or folded for an item stored without its form)."""
-        return unpack_form(self.packed) if self.packed is not None else title_form(self.title)
+        if self.packed is not None:
+            return unpack_form(self.packed)
+        if self.title is None:
+            raise ValueError(f"candidate {self.item_id}: neither a folded title nor a title")
+        return title_form(self.title)
 
     @property
     def numbers(self) -> tuple[str, ...]:
