@@ -205,6 +205,31 @@ def test_a_member_written_by_another_process_is_in_the_cached_profile(tmp_path, 
     theirs.close()
 
 
+def test_a_member_added_in_the_batch_is_in_a_profile_read_back_from_the_store(
+        tmp_path, read) -> None:
+    """Forms are written at the end of a batch; a profile rebuilt from the table before then
+    (its story not cached: evicted, or after a restart) must still count them."""
+    from bot.models import Feed, Hit, Item
+    from bot.store import NewItem, Store
+
+    at = datetime.fromtimestamp(T0, UTC)
+    title = "Baidu unveils Ernie 5.0, its most capable model yet"
+    item = Item(key="a1", feed="A", title=title, summary="", link=None, published=at, lang="en")
+    store = Store(tmp_path / "events.db")
+    [first] = store.intake.record_items(
+        Feed("A", "https://a.test/"),
+        [NewItem(item, (Hit("baidu", "llm", "Baidu", "title", 0, 5),), None, read(title))],
+        at, backfill=False)
+    story = first.stored.story_id
+    store.events.forget()  # nothing cached: the next read rebuilds from item_events
+    with store.db.tx() as conn:
+        store.events.idf(conn)  # read before the add, as in a running bot
+        store.events.add(conn, 99, story, read("Baidu Unveils ERNIE 5.0 Model"), False)
+        assert store.events.profiles(conn, [story])[story].n == 2
+    assert store.db.rows("SELECT COUNT(*) AS n FROM item_events")[0]["n"] == 2
+    store.close()
+
+
 def test_a_probe_is_its_doers_act_another_doers_probe_is_another_story(read) -> None:
     """One regulator's probe of a company and a rival's are two happenings, though they share
     the company and the kind of act; reports of the one probe join however they are worded."""

@@ -48,6 +48,9 @@ class Events:
         # changes when another connection (a second `newsbot` process) commits, and only
         # then can a cached profile miss a member (this one's adds go through add())
         self._version: int | None = None
+        # item_events rows added but not yet inserted: written together (flush), and before
+        # anything reads the table, so that every read sees every add
+        self._pending: list[tuple[int, int, int, str]] = []
 
     def candidates(self, conn: sqlite3.Connection, keys: Sequence[int], at: int,
                    window: int = WINDOW_S) -> list[int]:
@@ -99,6 +102,7 @@ class Events:
     def story_forms(self, conn: sqlite3.Connection, story_id: int,
                     limit: int = MAX_MEMBERS) -> list[EventForm]:
         """A story's most recent `limit` member forms, oldest first."""
+        self.flush(conn)
         rows = conn.execute(
             """SELECT form FROM (SELECT form, at, item_id FROM item_events WHERE story_id = ?
                                  ORDER BY at DESC, item_id DESC LIMIT ?)
@@ -109,6 +113,8 @@ class Events:
 
     def form(self, item_id: int) -> tuple[int, EventForm] | None:
         """A stored item's (story id, event form), or None for an item without one."""
+        with self.db.lock:
+            self.flush(self.db.conn)
         rows = self.db.rows("SELECT story_id, form FROM item_events WHERE item_id = ?",
                             [item_id])
         if not rows:
@@ -118,6 +124,7 @@ class Events:
     def idf(self, conn: sqlite3.Connection) -> DocFreq:
         """Document frequencies of the most recent stored forms (built once, then kept)."""
         if self._idf is None:
+            self.flush(conn)
             idf = DocFreq()
             for (form,) in conn.execute(
                     "SELECT form FROM item_events ORDER BY item_id DESC LIMIT ?", [IDF_FORMS]):
@@ -134,15 +141,14 @@ class Events:
     def add(self, conn: sqlite3.Connection, item_id: int, story_id: int, form: EventForm,
             new_story: bool, *, vector: dict[str, float] | None = None,
             stored: str | None = None) -> None:
-        """Store one placed item's form, inside the caller's transaction, at once: the next
-        item of the same batch may be of the same story and must see it in its profile. The
-        cached profile and the frequencies learn it too (forget() after a rollback).
+        """Store one placed item's form, inside the caller's transaction (its row is written
+        by the next flush(), which every read of item_events makes first). The next item of
+        the same batch may be of the same story and must see it in its profile: the cached
+        profile and the frequencies learn it at once (forget() after a rollback).
         `vector`: its vector() from before it was counted, else weighted here after;
         `stored`: its form_json(), when made already (in a parse worker)."""
-        conn.execute(
-            "INSERT INTO item_events (item_id, story_id, at, form) VALUES (?,?,?,?)",
-            [item_id, story_id, form.at, stored if stored is not None else form_json(form)],
-        )
+        self._pending.append(
+            (item_id, story_id, form.at, stored if stored is not None else form_json(form)))
         idf = self.idf(conn)
         idf.add(form)
         profile = self._profiles.get(story_id)
@@ -153,8 +159,19 @@ class Events:
             profile.add(form, idf, vector=vector)
             self._remember(story_id, profile)
 
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Write the added forms' rows (one statement for a batch's, not one per item), inside
+        the caller's transaction: Intake does at the end of each batch."""
+        if self._pending:
+            conn.executemany(
+                "INSERT INTO item_events (item_id, story_id, at, form) VALUES (?,?,?,?)",
+                self._pending)
+            self._pending.clear()
+
     def forget(self) -> None:
-        """Drop every cached profile and frequency (after a rolled-back transaction)."""
+        """Drop every cached profile and frequency, and the rows not yet written (after a
+        rolled-back transaction)."""
+        self._pending.clear()
         self._profiles.clear()
         self._idf = None
         self._version = None

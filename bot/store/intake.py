@@ -238,6 +238,7 @@ class Intake:
                  for (_, item_id, story_id, _), keys in zip(placed, probes, strict=True)
                  for at in (epoch(keys.at),) for key in keys.index] + event_index,
             )
+            self._events.flush(conn)
             return PollOutcome(len(fresh), self._alert(conn, feed, placed, now, backfill=backfill))
 
     def _event_story(self, conn: sqlite3.Connection, form: EventForm,
