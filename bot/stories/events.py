@@ -276,6 +276,14 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
     ev["gap_h"] = round(gap / 3600, 1)
     if gap > WINDOW_S or gap < -WINDOW_S:
         return Verdict(False, 0.0, {**ev, "conflicts": ["window"]})
+    kinds = profile.kinds()
+    # a near-identical title is the same story, unless its headline names another happening
+    # ("shares rise" / "shares fall" differ by one word)
+    title_kind_ok = not (form.primary_in_title and kinds and
+                         not any(_compatible(form.primary, k) for k in kinds))
+    if not title_kind_ok and not explain:
+        # that is the action conflict below, whatever the titles: no need to compare them
+        return Verdict(False, 0.0, {**ev, "conflicts": ["action"]})
     limit = NEAR_CJK_DICE if form.cjk_title else NEAR_LATIN_TSR
     # only the near-identical decide; below the limit a similarity is evidence for explain
     cutoff = 0.0 if explain else limit
@@ -292,11 +300,6 @@ def same_event(form: EventForm, profile: StoryProfile, idf: DocFreq | None = Non
             if not explain:
                 break
     ev["title_sim"] = round(best_dup, 1)
-    kinds = profile.kinds()
-    # a near-identical title is the same story, unless its headline names another happening
-    # ("shares rise" / "shares fall" differ by one word)
-    title_kind_ok = not (form.primary_in_title and kinds and
-                         not any(_compatible(form.primary, k) for k in kinds))
     if near and title_kind_ok:
         return Verdict(True, 1.0, {**ev, "near_duplicate": True})
 
