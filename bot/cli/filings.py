@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli.shared import entity_names, existing_store, since_arg
+from bot.cli.shared import existing_store, names_of, since_arg
 from bot.errors import FilingListError
 from bot.models import FILING_KINDS, FILING_LISTS
 from bot.settings import Settings
@@ -92,7 +92,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
                                                           translator(lang)).html)
     finally:
         store.close()
-    names = entity_names(settings)
+    names = names_of(watchlists)  # the rules this import matched with, not read again
     watched: dict[str, int] = {}
     for m in prepared.filings:
         for h in m.hits[:1]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import ConfigError
 from bot.settings import Settings
@@ -45,4 +45,9 @@ def entity_names(settings: Settings) -> Callable[[str], str]:
         watchlists = load_watchlists(settings.rules_dir)
     except ConfigError:
         return lambda entity_id: entity_id
+    return names_of(watchlists)
+
+
+def names_of(watchlists: Any) -> Callable[[str], str]:
+    """An entity id → its name in these (already loaded) watchlists, else the id."""
     return lambda entity_id: (getattr(watchlists.entity(entity_id), "name", None) or entity_id)
