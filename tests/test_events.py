@@ -258,3 +258,60 @@ def test_forms_stored_before_a_field_existed_still_read(read) -> None:
     data = form_to_json(read("Italy regulator probes DeepSeek over data use"))
     del data["actor"]
     assert form_from_json(data).actor == frozenset()
+
+
+def test_the_stores_quick_decision_is_the_explained_one(read) -> None:
+    """same_event(explain=False) skips work (titles when the act conflicts, members whose
+    numbers differ, evidence): over every labeled item of events_check against every event's
+    profile, it must decide as the explained call does, with the same score when "same"."""
+    import json
+
+    rows = [json.loads(line) for line in
+            (Path(__file__).parent / "data" / "events_check.jsonl").read_text().splitlines()]
+    forms = [(r["event"], read(r["title"], r.get("summary", ""), r["lang"],
+                               int(datetime.fromisoformat(r["published"]).timestamp())))
+             for r in rows]
+    by_event: dict[str, list[EventForm]] = {}
+    for event, form in forms:
+        by_event.setdefault(event, []).append(form)
+    profiles = {e: StoryProfile.of(fs) for e, fs in by_event.items()}
+    decided = 0
+    for _, form in forms:
+        if not form.entities:
+            continue
+        for profile in profiles.values():
+            quick = same_event(form, profile, explain=False)
+            full = same_event(form, profile)
+            assert quick.same == full.same, (form.title, full.evidence)
+            if full.same:
+                assert quick.score == full.score
+            decided += 1
+    assert decided > 1000
+
+
+def test_a_form_serialized_in_the_worker_is_stored_with_the_time_the_store_gives_it(
+        tmp_path) -> None:
+    """A parse worker reads a matched item at its published time and hands over the form as
+    JSON; an item without one is placed at first seen, and its stored form must say so."""
+    from bot.ingest.pipeline import new_items
+    from bot.ingest.reader import Reader, read_body
+    from bot.models import Feed
+    from bot.store import Store
+
+    feed = Feed("A", "https://a.test/feed")
+    body = ("<rss version='2.0'><channel><title>A</title>"
+            "<item><title>Baidu unveils Ernie 5.0, its most capable model yet</title>"
+            "<link>https://a.test/1</link><pubDate>Mon, 16 Mar 2026 06:00:00 GMT</pubDate></item>"
+            "<item><title>Alibaba releases Qwen 3 open-weight models</title>"
+            "<link>https://a.test/2</link></item></channel></rss>").encode()
+    read = read_body(body, feed=feed, reader=Reader.of(load_watchlists(RULES)))
+    now = datetime.fromtimestamp(T0, UTC)
+    store = Store(tmp_path / "events.db")
+    recorded = store.intake.record_items(feed, new_items(read), now, backfill=False)
+    ats = {r.stored.title: store.events.form(r.stored.id)[1].at for r in recorded}
+    assert ats == {
+        "Baidu unveils Ernie 5.0, its most capable model yet":
+            int(datetime(2026, 3, 16, 6, tzinfo=UTC).timestamp()),
+        "Alibaba releases Qwen 3 open-weight models": T0,  # first seen
+    }
+    store.close()
