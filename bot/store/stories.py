@@ -307,8 +307,9 @@ class Stories:
                 known[item_id] = hit
         known.update(_titles(conn, {c[1] for per in kept for c in per} - known.keys(),
                              titles=titles))
-        # one (frozen) candidate per stored item, shared by the probes that found it: in a
-        # template-heavy batch most candidates are found by several of its items
+        # one candidate per stored item, shared by the probes that found it (nothing changes
+        # it but its lazily read time and numbers): in a template-heavy batch most candidates
+        # are found by several of its items
         made: dict[tuple[int, int, int, int], StoryCandidate] = {}
         out: list[list[StoryCandidate]] = []
         for per in kept:
