@@ -20,7 +20,7 @@ candidates. Target: a template-heavy cold cycle costs at most 2× a varied one (
 runs both on fresh databases and prints the ratio small/varied).
 
 On a shared machine one pair's ratio moves with the machine's speed between its two runs
-(the same code gave 1.22× and 2.09×): `--rounds N` runs N pairs, alternating which goes
+(two runs back to back of the same code gave 1.63× and 2.09×): `--rounds N` runs N pairs, alternating which goes
 first (varied-small, small-varied, …, so a steady drift cancels), and prints every pair's
 ratio, their median and range, and the main process's CPU ratio beside each.
 """
